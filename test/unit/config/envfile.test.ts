@@ -1,0 +1,370 @@
+// Tests the .env encoder against the real dotenv parser, and the atomic writer on a real filesystem.
+import assert from 'node:assert/strict'
+import * as fsp from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import dotenv from 'dotenv'
+import fc from 'fast-check'
+import {
+  EnvValueError,
+  envFileWritable,
+  readEnvFile,
+  serializeEnv,
+  serializeEnvValue,
+  writeEnvFile,
+} from '../../../server/config/envfile.ts'
+
+async function tempDir (t: TestContext): Promise<string> {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'amorce-envfile-'))
+  t.after(() => fsp.rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function readBack (value: string): string | undefined {
+  return dotenv.parse(`K=${serializeEnvValue(value)}\n`).K
+}
+
+/**
+ * The exact class the encoder claims, restated from the rules in envfile.ts: a value is representable
+ * iff it has no NUL, no lone surrogate, and fits one of bare / '…' / `…` / "…" as described there.
+ */
+function representable (v: string): boolean {
+  if (v.includes('\0') || /\p{Cs}/u.test(v)) return false
+  const special = /[#\u2028\u2029]/.test(v)
+  const lf = v.includes('\n')
+  const cr = v.includes('\r')
+  const endsWithBackslash = v.endsWith('\\')
+  const unescaped = (q: string) => new RegExp(`(^|[^\\\\])${q}`).test(v)
+  const bare = !special && !lf && !cr && v.trim() === v && !/^['"`]/.test(v)
+  const literal = (q: string) => !cr && (unescaped(q) ? !special && !lf : !endsWithBackslash)
+  const double = !/\\[nr]/.test(v) && (unescaped('"') ? !special : !endsWithBackslash)
+  return bare || literal("'") || literal('`') || double
+}
+
+function assertUnrepresentable (fn: () => unknown): void {
+  assert.throws(fn, (err: unknown) => err instanceof EnvValueError && err.code === 'unrepresentable')
+}
+
+const ROUND_TRIP_TABLE: [string, string][] = [
+  ['plain', 'hello'],
+  ['empty', ''],
+  ['hash', 'a#b # c'],
+  ['hash first', '#start'],
+  ['double quote', 'say "hi"'],
+  ['single quote', "it's"],
+  ['backtick', 'run `cmd`'],
+  ['all quotes, one line', `a'b"c\`d`],
+  ['all quotes around', `'"\`x\`"'`],
+  ['quoted whole', "'quoted'"],
+  ['double quoted whole', '"dq"'],
+  ['dollar', '$HOME and ${VAR} and $(cmd)'],
+  ['backslash', 'back\\slash'],
+  ['trailing backslash', 'C:\\path\\'],
+  ['only backslash', '\\'],
+  ['escaped quotes', `\\'\\"\\\``],
+  ['spaces', 'a b  c'],
+  ['equals', 'k=v==w'],
+  ['newline', 'line1\nline2\n'],
+  ['newline and hash', 'a\n# not a comment\nB=c'],
+  ['literal backslash-n', 'C:\\new\\root'],
+  ['literal backslash-n and newline', 'C:\\new\nline'],
+  ['CRLF', 'crlf\r\nend'],
+  ['lone CR', 'a\rb'],
+  ['leading spaces', '  leading'],
+  ['trailing spaces', 'trailing  '],
+  ['both spaces', ' both '],
+  ['tab', '\tx\t'],
+  ['only spaces', '   '],
+  ['non-ASCII', 'é日本🎉'],
+  ['line separator', 'a\u2028b'],
+  ['nbsp around', '\u00a0x\u00a0'],
+  ['BOM first', '\ufeffx'],
+  ['url', 'postgresql://user:p%40ss@db:5432/app?sslmode=require'],
+  ['all quotes and newline', `'"\`\n`],
+  ['quote, hash and backslash', `x'#\\y`],
+  ['JSON', '{"a":[1,"b\\n"],"c":"#"}'],
+  ['key-like line', 'x\nOTHER=1'],
+]
+
+for (const [name, value] of ROUND_TRIP_TABLE) {
+  test(`round trip through dotenv.parse: ${name}`, () => {
+    assert.equal(readBack(value), value)
+    const text = serializeEnv({ FIRST: 'x', K: value, LAST: "tail'" })
+    assert.deepEqual(dotenv.parse(text), { FIRST: 'x', K: value, LAST: "tail'" })
+  })
+}
+
+const UNREPRESENTABLE_TABLE: [string, string][] = [
+  ['leading space and trailing backslash', ' a\\'],
+  ['hash and trailing backslash', 'a#b\\'],
+  ['quote, hash and trailing backslash', `x'#\\`],
+  ['all quotes, hash and newline', `'"\`#\n`],
+  ['literal backslash-n and CR', '\\n\r'],
+  ['lone surrogate', 'a\ud800b'],
+]
+
+for (const [name, value] of UNREPRESENTABLE_TABLE) {
+  test(`refuses what dotenv cannot read back: ${name}`, () => {
+    assert.equal(representable(value), false)
+    assertUnrepresentable(() => serializeEnvValue(value, 'K'))
+    assert.throws(() => serializeEnv({ K: value }), (err: unknown) => err instanceof EnvValueError && err.key === 'K')
+  })
+}
+
+test('prefers a bare value when it is safe, and keeps multi-line values on one line', () => {
+  assert.equal(serializeEnvValue('hello'), 'hello')
+  assert.equal(serializeEnvValue('a b'), 'a b')
+  assert.equal(serializeEnvValue(''), '')
+  assert.equal(serializeEnvValue(' a'), "' a'")
+  assert.equal(serializeEnvValue('a\nb'), '"a\\nb"')
+})
+
+test('rejects NUL and invalid keys', () => {
+  assert.throws(() => serializeEnvValue('a\0b', 'K'), (err: unknown) => err instanceof EnvValueError && err.code === 'nulByte' && err.key === 'K')
+  for (const key of ['lower', '1ABC', 'A-B', 'A.B', '', 'É']) {
+    assert.throws(() => serializeEnv({ [key]: 'v' }), (err: unknown) => err instanceof EnvValueError && err.code === 'badKey' && err.key === key)
+  }
+  assert.doesNotThrow(() => serializeEnv({ _A1: 'v', A_B_2: 'w' }))
+})
+
+// --- Properties -------------------------------------------------------------
+
+const TRICKY = fc.constantFrom("'", '"', '`', '\\', '\n', '\r', '#', ' ', '\t', 'n', 'r', 'a', '=', '$', '{', '\u2028', '\u00a0', 'é', '🎉')
+
+const VALUE_ARBITRARIES: [string, fc.Arbitrary<string>][] = [
+  ['grapheme strings', fc.string({ unit: 'grapheme', maxLength: 30 })],
+  ['full unicode strings', fc.string({ unit: 'binary', maxLength: 30 })],
+  ['quote/newline/#/backslash strings', fc.string({ unit: TRICKY, maxLength: 16 })],
+]
+
+const RUNS = 3000
+
+for (const [name, arbitrary] of VALUE_ARBITRARIES) {
+  test(`property (${RUNS} runs, ${name}): round-trips exactly iff in the documented class, else throws`, () => {
+    fc.assert(fc.property(arbitrary, (value) => {
+      if (value.includes('\0')) return // NUL has its own error, tested above
+      if (representable(value)) {
+        assert.equal(readBack(value), value)
+      } else {
+        assertUnrepresentable(() => serializeEnvValue(value))
+      }
+    }), { numRuns: RUNS })
+  })
+}
+
+test(`property (${RUNS} runs): never throws without CR or a trailing backslash when ' or \` is absent`, () => {
+  const simple = fc.string({ unit: TRICKY, maxLength: 16 })
+    .map((v) => v.replace(/\r/g, '').replace(/\\+$/, ''))
+    .filter((v) => !v.includes("'") || !v.includes('`'))
+  fc.assert(fc.property(simple, (value) => {
+    assert.equal(readBack(value), value)
+  }), { numRuns: RUNS })
+})
+
+test(`property (${RUNS} runs): a whole file of representable values reads back exactly, whatever the neighbours`, () => {
+  const value = fc.string({ unit: TRICKY, maxLength: 12 }).filter(representable)
+  const comment = fc.string({ unit: TRICKY, maxLength: 12 })
+  fc.assert(fc.property(value, value, value, comment, (a, b, c, note) => {
+    const entries = { A: a, B: b, C: c }
+    const text = serializeEnv(entries, { header: [note], comments: { B: note } })
+    assert.deepEqual({ ...dotenv.parse(text) }, entries)
+  }), { numRuns: RUNS })
+})
+
+test('serializeEnv: header, comments, order, one line per key, final newline', () => {
+  const text = serializeEnv(
+    { B_KEY: 'two', A_KEY: 'one words' },
+    { header: ['Written by Amorce', 'line\u2028two'], comments: { A_KEY: 'first\nsecond' } },
+  )
+  assert.equal(text, [
+    '# Written by Amorce',
+    '# line',
+    '# two',
+    '',
+    'B_KEY=two',
+    '# first',
+    '# second',
+    'A_KEY=one words',
+    '',
+  ].join('\n'))
+  assert.deepEqual({ ...dotenv.parse(text) }, { B_KEY: 'two', A_KEY: 'one words' })
+})
+
+test('a comment cannot smuggle in a key', () => {
+  const text = serializeEnv({ A: '1' }, { header: ['x\u2028EVIL=1', 'y\rEVIL2=2'], comments: { A: 'z\u2029EVIL3=3' } })
+  assert.deepEqual({ ...dotenv.parse(text) }, { A: '1' })
+})
+
+// --- Files ------------------------------------------------------------------
+
+async function listDir (dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir)).sort()
+}
+
+test('readEnvFile: null when missing, parsed entries otherwise, other errors thrown', async (t) => {
+  const dir = await tempDir(t)
+  assert.equal(await readEnvFile(join(dir, '.env')), null)
+  await fsp.writeFile(join(dir, '.env'), '# c\nA=1\nB="x\\ny"\n')
+  assert.deepEqual(await readEnvFile(join(dir, '.env')), { A: '1', B: 'x\ny' })
+  await assert.rejects(readEnvFile(dir), { code: 'EISDIR' })
+})
+
+test('writeEnvFile: round trip through the file, mode 0600, no backup the first time', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  const entries = Object.fromEntries(ROUND_TRIP_TABLE.map(([, value], i) => [`KEY_${i}`, value]))
+  const result = await writeEnvFile(path, entries, { header: ['test'] })
+  assert.equal(result.backupPath, null)
+  assert.deepEqual(await readEnvFile(path), entries)
+  assert.equal((await fsp.stat(path)).mode & 0o777, 0o600)
+  assert.deepEqual(await listDir(dir), ['.env'])
+})
+
+test('writeEnvFile: keeps the previous file as a 0600 backup with its old content', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'OLD=1\n', { mode: 0o644 })
+  await fsp.chmod(path, 0o644)
+
+  const first = await writeEnvFile(path, { NEW: '2' })
+  assert.ok(first.backupPath !== null)
+  assert.match(first.backupPath, /\/\.env\.bak-\d{8}T\d{9}Z(-\d+)?$/)
+  assert.equal(await fsp.readFile(first.backupPath, 'utf8'), 'OLD=1\n')
+  assert.equal((await fsp.stat(first.backupPath)).mode & 0o777, 0o600)
+  assert.equal((await fsp.stat(path)).mode & 0o777, 0o600)
+  assert.deepEqual(await readEnvFile(path), { NEW: '2' })
+
+  // Two writes in the same millisecond must not overwrite each other's backup.
+  const second = await writeEnvFile(path, { NEW: '3' })
+  assert.ok(second.backupPath !== null && second.backupPath !== first.backupPath)
+  assert.equal(await fsp.readFile(second.backupPath, 'utf8'), 'NEW=2\n')
+  assert.equal((await listDir(dir)).filter((name) => name.includes('.tmp-')).length, 0)
+})
+
+test('writeEnvFile: a failed rename leaves the old file intact and no temp file or backup behind', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'OLD=1\n')
+  let renamed = 0
+  const failingRename: typeof fsp.rename = async () => {
+    renamed++
+    throw Object.assign(new Error('simulated EIO'), { code: 'EIO' })
+  }
+  await assert.rejects(writeEnvFile(path, { NEW: '2' }, { io: { rename: failingRename } }), { code: 'EIO' })
+  assert.equal(renamed, 1)
+  assert.equal(await fsp.readFile(path, 'utf8'), 'OLD=1\n')
+  assert.deepEqual(await listDir(dir), ['.env'])
+})
+
+test('writeEnvFile: a failure while writing the temp file leaves nothing behind', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'OLD=1\n')
+  const failingOpen = (async (file: string, flags?: string, mode?: number) => {
+    const fh = await fsp.open(file, flags, mode)
+    return Object.assign(Object.create(fh) as fsp.FileHandle, {
+      sync: async () => { throw Object.assign(new Error('simulated ENOSPC'), { code: 'ENOSPC' }) },
+      close: () => fh.close(),
+    })
+  }) as typeof fsp.open
+  await assert.rejects(writeEnvFile(path, { NEW: '2' }, { io: { open: failingOpen } }), { code: 'ENOSPC' })
+  assert.equal(await fsp.readFile(path, 'utf8'), 'OLD=1\n')
+  assert.deepEqual(await listDir(dir), ['.env'])
+})
+
+test('writeEnvFile: a directory in the way fails without touching it or leaving a temp file', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.mkdir(path)
+  await fsp.writeFile(join(path, 'inside'), 'x')
+  await assert.rejects(writeEnvFile(path, { A: '1' }))
+  assert.deepEqual(await listDir(dir), ['.env'])
+  assert.deepEqual(await listDir(path), ['inside'])
+})
+
+test('writeEnvFile: an unrepresentable value is refused before the disk is touched', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'OLD=1\n')
+  await assert.rejects(writeEnvFile(path, { A: ' a\\' }), (err: unknown) => err instanceof EnvValueError && err.code === 'unrepresentable')
+  await assert.rejects(writeEnvFile(path, { bad: '1' }), (err: unknown) => err instanceof EnvValueError && err.code === 'badKey')
+  assert.deepEqual(await listDir(dir), ['.env'])
+  assert.equal(await fsp.readFile(path, 'utf8'), 'OLD=1\n')
+})
+
+test('writeEnvFile: a symlinked .env is updated where it points', async (t) => {
+  const dir = await tempDir(t)
+  await fsp.mkdir(join(dir, 'real'))
+  const real = join(dir, 'real', 'app.env')
+  await fsp.writeFile(real, 'OLD=1\n')
+  const link = join(dir, '.env')
+  await fsp.symlink(real, link)
+  const { backupPath } = await writeEnvFile(link, { NEW: '2' })
+  assert.ok((await fsp.lstat(link)).isSymbolicLink())
+  assert.deepEqual(await readEnvFile(real), { NEW: '2' })
+  assert.ok(backupPath?.startsWith(join(dir, 'real', 'app.env.bak-')))
+})
+
+test('writeEnvFile: read-only directory fails and keeps the old file (non-root only)', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('root ignores permission bits; covered by the simulated failures')
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'OLD=1\n')
+  await fsp.chmod(dir, 0o500)
+  t.after(() => fsp.chmod(dir, 0o700))
+  await assert.rejects(writeEnvFile(path, { NEW: '2' }), { code: 'EACCES' })
+  assert.equal(await fsp.readFile(path, 'utf8'), 'OLD=1\n')
+  assert.deepEqual(await listDir(dir), ['.env'])
+})
+
+// --- Writability check ------------------------------------------------------
+
+test('envFileWritable: ok for a writable directory, with or without the file, and cleans up', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  assert.deepEqual(await envFileWritable(path), { ok: true })
+  await fsp.writeFile(path, 'A=1\n')
+  assert.deepEqual(await envFileWritable(path), { ok: true })
+  assert.deepEqual(await listDir(dir), ['.env'])
+  assert.equal(await fsp.readFile(path, 'utf8'), 'A=1\n')
+})
+
+test('envFileWritable: dirMissing for a missing directory or a path under a file', async (t) => {
+  const dir = await tempDir(t)
+  assert.equal((await envFileWritable(join(dir, 'nope', '.env'))).reason, 'dirMissing')
+  await fsp.writeFile(join(dir, 'file'), 'x')
+  const underFile = await envFileWritable(join(dir, 'file', '.env'))
+  assert.equal(underFile.ok, false)
+  assert.equal(underFile.reason, 'dirMissing')
+})
+
+test('envFileWritable: fileNotWritable when a directory sits at the path', async (t) => {
+  const dir = await tempDir(t)
+  await fsp.mkdir(join(dir, '.env'))
+  const result = await envFileWritable(join(dir, '.env'))
+  assert.equal(result.ok, false)
+  assert.equal(result.reason, 'fileNotWritable')
+})
+
+test('envFileWritable: dirNotWritable when creating a file fails (read-only mount, simulated)', async (t) => {
+  const dir = await tempDir(t)
+  const readOnlyOpen = (async (file: string, flags?: string, mode?: number) => {
+    if (flags === 'wx') throw Object.assign(new Error('simulated EROFS'), { code: 'EROFS' })
+    return fsp.open(file, flags, mode)
+  }) as typeof fsp.open
+  const result = await envFileWritable(join(dir, '.env'), { io: { open: readOnlyOpen } })
+  assert.deepEqual(result, { ok: false, reason: 'dirNotWritable', code: 'EROFS' })
+})
+
+test('envFileWritable: dirNotWritable / fileNotWritable from permission bits (non-root only)', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('root ignores permission bits; covered by the simulated failure')
+  const dir = await tempDir(t)
+  const path = join(dir, '.env')
+  await fsp.writeFile(path, 'A=1\n')
+  await fsp.chmod(path, 0o400)
+  assert.equal((await envFileWritable(path)).reason, 'fileNotWritable')
+  await fsp.chmod(dir, 0o500)
+  t.after(() => fsp.chmod(dir, 0o700))
+  assert.equal((await envFileWritable(path)).reason, 'dirNotWritable')
+})
