@@ -306,14 +306,46 @@ test('writeEnvFile: a symlinked .env is updated where it points', async (t) => {
   assert.ok(backupPath?.startsWith(join(dir, 'real', 'app.env.bak-')))
 })
 
-test('writeEnvFile: read-only directory fails and keeps the old file (non-root only)', async (t) => {
-  if (process.getuid?.() === 0) return t.skip('root ignores permission bits; covered by the simulated failures')
+// Permission bits do not stop root, so as root these checks run in a child process as `nobody`:
+// the situation of a shared host, where the app runs as an unprivileged user.
+const UNPRIVILEGED = 65534
+const envfileModule = new URL('../../../server/config/envfile.ts', import.meta.url).href
+
+/** Runs `body` (an async function body using the envfile module as `m`) as `nobody` when root, else here. */
+async function unprivileged (dir: string, body: string): Promise<unknown> {
+  if (process.getuid?.() !== 0) {
+    const m = await import('../../../server/config/envfile.ts')
+    // eslint-disable-next-line no-new-func
+    return new Function('m', 'dir', `return (async () => { ${body} })()`)(m, dir)
+  }
+  await chownTree(dir, UNPRIVILEGED)
+  const { spawnSync } = await import('node:child_process')
+  const script = `const m = await import(${JSON.stringify(envfileModule)}); const dir = ${JSON.stringify(dir)};
+    const out = await (async () => { ${body} })(); process.stdout.write(JSON.stringify(out ?? null))`
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script],
+    { uid: UNPRIVILEGED, gid: UNPRIVILEGED, encoding: 'utf8', env: { ...process.env, HOME: dir } })
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`)
+  return JSON.parse(r.stdout)
+}
+
+async function chownTree (dir: string, id: number): Promise<void> {
+  await fsp.chmod(dir, 0o755)
+  await fsp.chown(dir, id, id)
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) await chownTree(join(dir, e.name), id)
+    else await fsp.chown(join(dir, e.name), id, id)
+  }
+}
+
+test('writeEnvFile: a read-only directory fails with EACCES and keeps the old file (as an unprivileged user)', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, '.env')
   await fsp.writeFile(path, 'OLD=1\n')
-  await fsp.chmod(dir, 0o500)
-  t.after(() => fsp.chmod(dir, 0o700))
-  await assert.rejects(writeEnvFile(path, { NEW: '2' }), { code: 'EACCES' })
+  const code = await unprivileged(dir, `
+    const fs = await import('node:fs/promises')
+    await fs.chmod(dir, 0o500)
+    try { await m.writeEnvFile(dir + '/.env', { NEW: '2' }); return 'written' } catch (err) { return err.code } finally { await fs.chmod(dir, 0o700) }`)
+  assert.equal(code, 'EACCES')
   assert.equal(await fsp.readFile(path, 'utf8'), 'OLD=1\n')
   assert.deepEqual(await listDir(dir), ['.env'])
 })
@@ -357,14 +389,16 @@ test('envFileWritable: dirNotWritable when creating a file fails (read-only moun
   assert.deepEqual(result, { ok: false, reason: 'dirNotWritable', code: 'EROFS' })
 })
 
-test('envFileWritable: dirNotWritable / fileNotWritable from permission bits (non-root only)', async (t) => {
-  if (process.getuid?.() === 0) return t.skip('root ignores permission bits; covered by the simulated failure')
+test('envFileWritable: fileNotWritable and dirNotWritable from permission bits (as an unprivileged user)', async (t) => {
   const dir = await tempDir(t)
-  const path = join(dir, '.env')
-  await fsp.writeFile(path, 'A=1\n')
-  await fsp.chmod(path, 0o400)
-  assert.equal((await envFileWritable(path)).reason, 'fileNotWritable')
-  await fsp.chmod(dir, 0o500)
-  t.after(() => fsp.chmod(dir, 0o700))
-  assert.equal((await envFileWritable(path)).reason, 'dirNotWritable')
+  await fsp.writeFile(join(dir, '.env'), 'A=1\n')
+  const reasons = await unprivileged(dir, `
+    const fs = await import('node:fs/promises')
+    await fs.chmod(dir + '/.env', 0o400)
+    const file = (await m.envFileWritable(dir + '/.env')).reason
+    await fs.chmod(dir, 0o500)
+    const directory = (await m.envFileWritable(dir + '/.env')).reason
+    await fs.chmod(dir, 0o700)
+    return { file, directory }`)
+  assert.deepEqual(reasons, { file: 'fileNotWritable', directory: 'dirNotWritable' })
 })

@@ -1,0 +1,167 @@
+// The root plugin: shared plugins first (forms, cookies, sessions, views, static files), then the
+// setup and app routes. Both route sets stay registered; the mode in app.amorce picks who answers.
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import session, { MemoryStore } from '@fastify/session'
+import fastifyStatic from '@fastify/static'
+import type { TFunction } from 'i18next'
+import { loadConfig, type AppConfig } from './config/config.ts'
+import { CacheSessionStore, SwitchableSessionStore } from './cache/session-store.ts'
+import { isLanguage, negotiateLanguage, translator, type Language } from './i18n.ts'
+import render from './plugins/render.ts'
+import appRoutes from './app/routes.ts'
+import healthRoutes from './app/health.ts'
+import { openRuntime, RuntimeError } from './app/runtime.ts'
+import setupRoutes from './setup/routes.ts'
+import { ensureSetupToken, newSetupToken } from './setup/token.ts'
+import type { AppState } from './state.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    lang: Language
+    t: TFunction
+  }
+}
+
+export const publicDir = fileURLToPath(new URL('../public/', import.meta.url))
+
+/** Log redaction: secrets never reach the log (ARCHITECTURE.md, habit 7). */
+export const REDACT = {
+  paths: [
+    'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]',
+    'password', 'confirm', 'token', 'sessionSecret', 'databaseUrl', 'redisUrl', '*.password', '*.token', '*.databaseUrl'
+  ],
+  censor: '[redacted]'
+}
+
+/** Requests as logged: the query string is dropped, since `?token=` carries the setup token. */
+function serializeRequest (req: { method: string, url: string, ip?: string, hostname?: string }) {
+  return { method: req.method, url: req.url.split('?')[0], ip: req.ip, hostname: req.hostname }
+}
+
+export interface BuildOptions {
+  /** the environment the configuration is read from (tests pass their own) */
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  logger?: FastifyServerOptions['logger']
+  /** How long an unavailable install waits between reconnection attempts. */
+  retryUnavailableMs?: number
+}
+
+export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const env = opts.env ?? process.env
+  const reloadConfig = () => loadConfig(env, opts.cwd)
+  const config = await reloadConfig()
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel, redact: REDACT, serializers: { req: serializeRequest }, ...(typeof opts.logger === 'object' ? opts.logger : {}) },
+    trustProxy: config.trustProxy,
+    bodyLimit: 256 * 1024
+  })
+
+  const wizardSessions = new MemoryStore()
+  const state: AppState = { mode: 'setup', config, sessionStore: wizardSessions }
+  app.decorate('amorce', state)
+
+  await decideMode(app, state)
+
+  await app.register(formbody, { bodyLimit: 64 * 1024 })
+  await app.register(cookie)
+  await app.register(session, {
+    secret: state.setup?.sessionSecret ?? config.values.sessionSecret ?? randomBytes(32).toString('base64url'),
+    cookieName: 'amorce.sid',
+    store: new SwitchableSessionStore(() => state.sessionStore),
+    saveUninitialized: false,
+    cookie: {
+      path: config.basePath || '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: 'auto',
+      maxAge: 12 * 3600_000
+    }
+  })
+  await app.register(render, { production: env.NODE_ENV === 'production' })
+  await app.register(fastifyStatic, { root: publicDir, prefix: `${config.basePath}/public/`, maxAge: '1h' })
+
+  app.decorateRequest('lang', 'en')
+  app.decorateRequest('t', null as unknown as TFunction)
+  app.addHook('onRequest', async (req, reply) => {
+    const query = req.query as Record<string, unknown> | undefined
+    let lang: Language | undefined
+    if (isLanguage(query?.lang)) {
+      lang = query.lang
+      reply.setCookie('amorce.lang', lang, { path: state.config.basePath || '/', sameSite: 'lax', httpOnly: true, maxAge: 365 * 86400 })
+    }
+    const cookieLang = req.cookies['amorce.lang']
+    lang ??= isLanguage(cookieLang) ? cookieLang : undefined
+    lang ??= negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
+    req.lang = lang
+    req.t = translator(lang)
+  })
+
+  // Normal mode that could not start retries on later requests, so it recovers by itself.
+  let retrying: Promise<void> | undefined
+  app.addHook('onRequest', async () => {
+    const u = state.unavailable
+    if (state.mode !== 'unavailable' || !u || Date.now() - u.lastTry.getTime() < (opts.retryUnavailableMs ?? 5000)) return
+    retrying ??= decideMode(app, state).finally(() => { retrying = undefined })
+    await retrying
+  })
+
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (status >= 500) req.log.error({ err }, 'request failed')
+    else req.log.info({ err: { message: err.message, code: err.code } }, 'bad request')
+    if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(status).send({ status: 'error' })
+    return reply.page('error', { status, messageKey: status >= 500 ? 'errors.internal' : 'errors.badRequest' }, status)
+  })
+  app.setNotFoundHandler(async (_req, reply) => reply.page('error', { status: 404, messageKey: 'errors.notFound' }, 404))
+
+  const switchToNormal = async () => {
+    await decideMode(app, state)
+    if (state.mode !== 'normal') throw new Error(`normal mode did not start: ${state.unavailable?.part}`)
+  }
+  await app.register(healthRoutes, { prefix: config.basePath })
+  await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
+  await app.register(appRoutes, { prefix: config.basePath })
+
+  app.addHook('onClose', async () => { await state.runtime?.close() })
+  return app
+}
+
+/** Setup when no lock; normal when installed and the runtime opens; unavailable otherwise. */
+async function decideMode (app: FastifyInstance, state: AppState): Promise<void> {
+  const { config } = state
+  if (!config.installed) {
+    let token: string
+    let file: string | null
+    try {
+      ({ token, file } = await ensureSetupToken(config.dataDir, config.setupTokenTtlHours))
+    } catch (err) {
+      // An unusable DATA_DIR must not stop the wizard: it is what the prerequisites step explains.
+      app.log.warn({ dataDir: config.dataDir, code: (err as NodeJS.ErrnoException).code }, 'the setup token cannot be saved: it is only printed')
+      token = newSetupToken()
+      file = null
+    }
+    state.setup ??= { token, tokenFile: file, sessionSecret: randomBytes(32).toString('base64url') }
+    state.setup.token = token
+    state.mode = 'setup'
+    return
+  }
+  try {
+    const runtime = await openRuntime(config, app.log)
+    await state.runtime?.close()
+    state.runtime = runtime
+    state.sessionStore = new CacheSessionStore(runtime.cache)
+    state.mode = 'normal'
+    state.unavailable = undefined
+    state.setup = undefined
+  } catch (err) {
+    const part = err instanceof RuntimeError ? err.part : 'db'
+    app.log.error({ part, err: { message: (err as Error).message } }, 'installed, but normal mode cannot start')
+    state.mode = 'unavailable'
+    state.unavailable = { part, since: state.unavailable?.since ?? new Date(), lastTry: new Date() }
+  }
+}

@@ -1,0 +1,67 @@
+// Admin passwords: strength estimated by zxcvbn-ts (dictionaries for en and fr, the user's own
+// name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
+import { ZxcvbnFactory, type TranslationKeys } from '@zxcvbn-ts/core'
+import * as common from '@zxcvbn-ts/language-common'
+import * as en from '@zxcvbn-ts/language-en'
+import * as fr from '@zxcvbn-ts/language-fr'
+import { hash, verify } from '@node-rs/argon2'
+
+export const MIN_PASSWORD_LENGTH = 10
+export const MAX_PASSWORD_LENGTH = 256
+/** zxcvbn score 0..4; 3 = "safely unguessable: moderate protection from offline slow-hash scenario". */
+export const MIN_SCORE = 3
+
+// Translations that map every feedback key to itself, so feedback is returned as keys we localize.
+function keysAsTranslations (t: TranslationKeys): TranslationKeys {
+  const identity = (o: Record<string, string>) => Object.fromEntries(Object.keys(o).map(k => [k, k]))
+  return { ...t, warnings: identity(t.warnings) as TranslationKeys['warnings'], suggestions: identity(t.suggestions) as TranslationKeys['suggestions'] }
+}
+
+let factory: ZxcvbnFactory | undefined
+function estimator (): ZxcvbnFactory {
+  factory ??= new ZxcvbnFactory({
+    translations: keysAsTranslations(en.translations),
+    graphs: common.adjacencyGraphs,
+    dictionary: { ...common.dictionary, ...en.dictionary, ...Object.fromEntries(Object.entries(fr.dictionary).map(([k, v]) => [`fr_${k}`, v])) }
+  })
+  return factory
+}
+
+export interface PasswordVerdict {
+  ok: boolean
+  score: number
+  /** i18n keys with params, the first is the main reason */
+  reasons: Array<{ key: string, params?: Record<string, unknown> }>
+}
+
+export function checkPasswordStrength (password: string, userInputs: string[] = []): PasswordVerdict {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    return { ok: false, score: 0, reasons: [{ key: 'password.tooShort', params: { min: MIN_PASSWORD_LENGTH } }] }
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    return { ok: false, score: 0, reasons: [{ key: 'password.tooLong', params: { max: MAX_PASSWORD_LENGTH } }] }
+  }
+  // Emails count as hints by their parts too: "jane.doe@x.org" → "jane", "doe", "x".
+  const hints = userInputs.flatMap(s => [s, ...s.split(/[^\p{L}\p{N}]+/u)]).filter(s => s.length >= 3)
+  const result = estimator().check(password, hints)
+  if (result.score >= MIN_SCORE) return { ok: true, score: result.score, reasons: [] }
+  const reasons: PasswordVerdict['reasons'] = [{ key: 'password.tooWeak' }]
+  if (result.feedback.warning) reasons.push({ key: `password.warnings.${result.feedback.warning}` })
+  for (const s of result.feedback.suggestions) reasons.push({ key: `password.suggestions.${s}` })
+  return { ok: false, score: result.score, reasons }
+}
+
+// OWASP's argon2id baseline (19 MiB, 2 iterations, 1 lane): strong and still fast on a shared host.
+const ARGON2_OPTIONS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const
+
+export function hashPassword (password: string): Promise<string> {
+  return hash(password, ARGON2_OPTIONS)
+}
+
+export async function verifyPassword (passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password)
+  } catch {
+    return false // malformed hash: never a match
+  }
+}

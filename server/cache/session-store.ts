@@ -1,0 +1,34 @@
+// @fastify/session stores: one on the app's cache, and one that forwards to whichever store the
+// current mode uses, because the plugin takes its store once, at registration.
+import type { SessionStore } from '@fastify/session'
+import type { Cache } from './cache.ts'
+
+type Callback = (err?: unknown) => void
+// The plugin's own callback type names its Session class; sessions here are plain JSON.
+type GetCallback = (err: any, result?: any) => void
+
+/** Sessions kept in the cache, expiring with the cookie (default one day). */
+export class CacheSessionStore implements SessionStore {
+  constructor (private readonly cache: Cache, private readonly defaultTtlMs = 24 * 3600_000) {}
+
+  set (sid: string, session: any, cb: Callback): void {
+    const expires = session?.cookie?.expires ? new Date(session.cookie.expires).getTime() - Date.now() : this.defaultTtlMs
+    this.cache.set(`sess:${sid}`, JSON.parse(JSON.stringify(session)), Math.max(1000, expires)).then(() => cb(), cb)
+  }
+
+  get (sid: string, cb: GetCallback): void {
+    this.cache.get(`sess:${sid}`).then(s => cb(null, s ?? null), err => cb(err))
+  }
+
+  destroy (sid: string, cb: Callback): void {
+    this.cache.delete(`sess:${sid}`).then(() => cb(), cb)
+  }
+}
+
+/** Forwards to the store returned by `current()`: the wizard's memory store, then the app's. */
+export class SwitchableSessionStore implements SessionStore {
+  constructor (private readonly current: () => SessionStore) {}
+  set (sid: string, session: any, cb: Callback): void { this.current().set(sid, session, cb) }
+  get (sid: string, cb: GetCallback): void { this.current().get(sid, cb) }
+  destroy (sid: string, cb: Callback): void { this.current().destroy(sid, cb) }
+}

@@ -1,0 +1,57 @@
+// Entry point: read the configuration, start in setup or normal mode, listen, shut down cleanly.
+import { buildApp } from './app.ts'
+import { ConfigError } from './config/config.ts'
+
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp({
+    // Readable lines in a terminal, JSON lines (pino) everywhere else, e.g. under systemd or Docker.
+    logger: process.stdout.isTTY && !process.env.LOG_JSON
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } }
+      : undefined
+  })
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`Configuration error: ${err.message}`)
+  process.exit(78) // EX_CONFIG: the process manager should not restart it in a loop
+}
+const { config } = app.amorce
+
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (err) {
+  app.log.error({ err }, 'could not listen')
+  process.exit(1)
+}
+
+const address = app.server.address()
+const port = typeof address === 'object' && address ? address.port : config.port
+const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+const url = `http://${shownHost}:${port}${config.basePath}/`
+if (app.amorce.mode === 'setup') {
+  // Plain lines on stdout, after the log's own: a person and a script both find them.
+  // One write, so a reader never sees the address without the token.
+  console.log([
+    '',
+    `Amorce setup is waiting at ${url}`,
+    `Setup token: ${app.amorce.setup!.token}`,
+    app.amorce.setup!.tokenFile
+      ? `(also in ${app.amorce.setup!.tokenFile}; open ${url}setup?token=<token> or paste it in the page)`
+      : `(it could not be saved in ${config.dataDir}: the wizard's prerequisites page explains why)`,
+    ''
+  ].join('\n'))
+} else {
+  console.log(`\nAmorce is running at ${url} (${app.amorce.mode === 'normal' ? 'installed' : 'installed, but unavailable: see the log'})\n`)
+}
+
+let closing = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  })
+}

@@ -1,0 +1,44 @@
+// Pages: Eta templates under views/, rendered with what every page needs (t, lang, base path).
+import { fileURLToPath } from 'node:url'
+import fp from 'fastify-plugin'
+import view from '@fastify/view'
+import { Eta } from 'eta'
+import type { FastifyReply } from 'fastify'
+
+export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url))
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Renders views/<template>.eta with the common page context. */
+    page(template: string, model?: Record<string, unknown>, status?: number): Promise<FastifyReply>
+    /** Renders to a string (for streamed pages). */
+    renderPage(template: string, model?: Record<string, unknown>): Promise<string>
+  }
+}
+
+export default fp(async function render (app, opts: { production: boolean }) {
+  const eta = new Eta({ views: viewsDir, cache: opts.production, autoEscape: true, autoTrim: false })
+  await app.register(view, { engine: { eta }, root: viewsDir, production: opts.production, defaultContext: {} })
+
+  function context (reply: FastifyReply, model: Record<string, unknown>): Record<string, unknown> {
+    const req = reply.request
+    return {
+      t: req.t,
+      lang: req.lang,
+      base: app.amorce.config.basePath,
+      mode: app.amorce.mode,
+      path: req.url.split('?')[0],
+      ...model
+    }
+  }
+
+  app.decorateReply('renderPage', async function (this: FastifyReply, template: string, model: Record<string, unknown> = {}) {
+    return app.view(template, context(this, model)) as Promise<string>
+  })
+
+  app.decorateReply('page', async function (this: FastifyReply, template: string, model: Record<string, unknown> = {}, status = 200) {
+    const html = await this.viewAsync(template, context(this, model))
+    return this.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html)
+  })
+}, { name: 'render' })
+

@@ -1,0 +1,33 @@
+// The one mutable fact of a running Amorce: which mode it serves. Setup routes and app routes
+// both read it on every request, so finishing the wizard switches the app without a restart.
+import type { SessionStore } from '@fastify/session'
+import type { AppConfig } from './config/config.ts'
+import type { Runtime } from './app/runtime.ts'
+
+export type Mode = 'setup' | 'normal' | 'unavailable'
+
+export interface SetupState {
+  token: string
+  /** null when DATA_DIR cannot be written: the token is then only printed */
+  tokenFile: string | null
+  /** Generated at setup start, used for the wizard's cookies and written to .env at finalize. */
+  sessionSecret: string
+}
+
+export interface AppState {
+  mode: Mode
+  config: AppConfig
+  /** normal mode */
+  runtime?: Runtime
+  /** unavailable mode: why normal mode could not start (shown as 503, never the wizard) */
+  unavailable?: { part: string, since: Date, lastTry: Date }
+  setup?: SetupState
+  /** the store @fastify/session uses now */
+  sessionStore: SessionStore
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    amorce: AppState
+  }
+}

@@ -1,0 +1,41 @@
+// Admin password rules: a real strength estimate (not length alone) and argon2id hashes.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { checkPasswordStrength, hashPassword, verifyPassword } from '../../../server/auth/password.ts'
+
+test('weak passwords are refused with a reason, even when long enough', () => {
+  for (const pw of ['password123', 'azertyuiop', 'motdepasse2024', 'qwertyuiop1', 'aaaaaaaaaaaa']) {
+    const v = checkPasswordStrength(pw)
+    assert.equal(v.ok, false, pw)
+    assert.equal(v.reasons[0].key, 'password.tooWeak', pw)
+  }
+})
+
+test('short and overlong passwords say so', () => {
+  assert.deepEqual(checkPasswordStrength('Xk9#q').reasons[0], { key: 'password.tooShort', params: { min: 10 } })
+  assert.equal(checkPasswordStrength('x'.repeat(300)).reasons[0].key, 'password.tooLong')
+})
+
+test('the user\'s own name and email count against the password', () => {
+  // Strong on its own (score 4), weak once it is known to be the user's name and email.
+  assert.equal(checkPasswordStrength('zorbaquixplumtavel').ok, true)
+  const v = checkPasswordStrength('zorbaquixplumtavel', ['zorbaquix', 'zorbaquix.plumtavel@example.org'])
+  assert.equal(v.ok, false)
+  assert.ok(v.reasons.some(r => r.key === 'password.warnings.userInputs'))
+})
+
+test('strong passphrases pass', () => {
+  for (const pw of ['Correct-Horse-Battery-Staple-42', 'lampe verte sous la pluie 1987', 'x8$Kp!2mQz@7vL']) {
+    assert.equal(checkPasswordStrength(pw).ok, true, pw)
+  }
+})
+
+test('hashes are argon2id, salted, and verify only the right password', async () => {
+  const a = await hashPassword('Correct-Horse-Battery-Staple-42')
+  const b = await hashPassword('Correct-Horse-Battery-Staple-42')
+  assert.match(a, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+  assert.notEqual(a, b)
+  assert.equal(await verifyPassword(a, 'Correct-Horse-Battery-Staple-42'), true)
+  assert.equal(await verifyPassword(a, 'correct-horse-battery-staple-42'), false)
+  assert.equal(await verifyPassword('not a hash', 'x'), false)
+})

@@ -1,0 +1,82 @@
+// en and fr stay in step: same keys, no empty text, and every key the code or the templates use exists.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadResources, negotiateLanguage, translator } from '../../../server/i18n.ts'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const resources = loadResources()
+
+function flatten (obj: unknown, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>()
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const key = prefix ? `${prefix}.${k}` : k
+    if (v && typeof v === 'object') for (const [kk, vv] of flatten(v, key)) out.set(kk, vv)
+    else out.set(key, v)
+  }
+  return out
+}
+
+const en = flatten(resources.en)
+const fr = flatten(resources.fr)
+
+function files (dir: string, ext: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap(e => {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) return e.name === 'generated' ? [] : files(p, ext)
+    return p.endsWith(ext) ? [p] : []
+  })
+}
+
+test('en and fr have the same keys', () => {
+  assert.deepEqual([...fr.keys()].filter(k => !en.has(k)), [], 'keys only in fr')
+  assert.deepEqual([...en.keys()].filter(k => !fr.has(k)), [], 'keys only in en')
+})
+
+test('no text is empty, and interpolations match between languages', () => {
+  for (const [lang, map] of [['en', en], ['fr', fr]] as const) {
+    for (const [k, v] of map) assert.ok(typeof v === 'string' && v.trim() !== '', `${lang}: ${k} is empty`)
+  }
+  const vars = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)\}\}/g)].map(m => m[1]).sort()
+  for (const [k, v] of en) assert.deepEqual(vars(fr.get(k)), vars(v), `${k}: same {{placeholders}}`)
+})
+
+// Keys are found as literal strings: t('a.b'), it.t('a.b'), key: 'a.b' or `a.b.${x}` (the prefix must exist).
+const KEY = /['"`]((?:common|errors|setup|app|password)\.[A-Za-z0-9_.]+?)(\$\{[^}]*\}[A-Za-z0-9_.]*)?['"`]/g
+
+function usedKeys (file: string): Array<{ key: string, dynamic: boolean }> {
+  const text = readFileSync(file, 'utf8')
+  return [...text.matchAll(KEY)]
+    .filter(m => !/\.(db|json|ts|eta|env|css|js)$/.test(m[1])) // file names such as 'app.db' are not keys
+    .map(m => ({ key: m[1].replace(/\.$/, ''), dynamic: Boolean(m[2]) || m[1].endsWith('.') }))
+}
+
+test('every key used by templates and server code exists', () => {
+  const used = [...files(path.join(root, 'views'), '.eta'), ...files(path.join(root, 'server'), '.ts')].flatMap(f => usedKeys(f).map(u => ({ ...u, file: path.relative(root, f) })))
+  assert.ok(used.length > 100, `found ${used.length} keys: the scan works`)
+  const missing = used.filter(u => u.dynamic ? ![...en.keys()].some(k => k.startsWith(u.key + '.') || k.startsWith(u.key)) : !en.has(u.key))
+  assert.deepEqual(missing.map(m => `${m.file}: ${m.key}`), [])
+})
+
+test('templates build keys from prefixes that exist', () => {
+  // it.t('setup.' + it.step + '.title') and the like: each step must have title and intro.
+  for (const step of ['language', 'prerequisites', 'database', 'cache', 'restore', 'admin', 'finalize']) {
+    for (const leaf of ['title', 'intro']) assert.ok(en.has(`setup.${step}.${leaf}`), `setup.${step}.${leaf}`)
+  }
+})
+
+test('Accept-Language negotiation honours order and q-values', () => {
+  assert.equal(negotiateLanguage('fr-FR,fr;q=0.9,en;q=0.8'), 'fr')
+  assert.equal(negotiateLanguage('de-DE,en;q=0.3,fr;q=0.5'), 'fr')
+  assert.equal(negotiateLanguage('de, it'), 'en')
+  assert.equal(negotiateLanguage('de', 'fr'), 'fr')
+  assert.equal(negotiateLanguage('fr;q=0, en'), 'en')
+  assert.equal(negotiateLanguage(undefined), 'en')
+})
+
+test('translations interpolate without HTML escaping (the templates escape)', () => {
+  assert.equal(translator('fr')('setup.stepper.stepOf', { n: 2, total: 7 }), 'Étape 2 sur 7')
+  assert.equal(translator('en')('app.dashboard.welcome', { username: '<b>' }), 'Signed in as <b>.')
+})
