@@ -1,0 +1,161 @@
+// Headless replay: drives the real wizard pages in Chromium (playwright-core) from an answers file,
+// finding fields by their role and localized label, as a person would.
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { translator } from '../i18n.ts'
+import type { Answers } from './answers.ts'
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+
+export class ReplayError extends Error {
+  constructor (readonly step: string, message: string, readonly screenshot?: string) { super(message) }
+}
+
+export interface StepReport { step: string, ms: number }
+
+export interface ReplayOptions {
+  answers: Answers
+  /** the server's base URL, with its base path: http://127.0.0.1:3000 or https://host/app */
+  url: string
+  token: string
+  chromiumPath?: string
+  /** where failure screenshots go */
+  screenshotDir?: string
+  onStep?: (report: StepReport) => void
+  /** per action, ms */
+  timeoutMs?: number
+}
+
+/** CHROMIUM_PATH, else Debian's /usr/bin/chromium, else Playwright's own browser when installed. */
+export function findChromium (env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = [env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
+  for (const c of candidates) if (c && existsSync(c)) return c
+  try {
+    const own = chromium.executablePath()
+    if (own && existsSync(own)) return own
+  } catch { /* no Playwright browser installed */ }
+  return undefined
+}
+
+export async function launchChromium (executablePath: string): Promise<Browser> {
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS })
+}
+
+/** Runs the whole wizard, then signs in; resolves with the time each step took. */
+export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
+  const { answers } = opts
+  const t = translator(answers.language)
+  const base = opts.url.replace(/\/+$/, '')
+  const executablePath = opts.chromiumPath ?? findChromium()
+  if (!executablePath) throw new ReplayError('browser', 'no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')
+
+  const browser = await launchChromium(executablePath)
+  const reports: StepReport[] = []
+  let current = 'start'
+  let page: Page | undefined
+  try {
+    const context = await browser.newContext({ locale: answers.language === 'fr' ? 'fr-FR' : 'en-US' })
+    page = await context.newPage()
+    page.setDefaultTimeout(opts.timeoutMs ?? 30_000)
+    const p = page
+
+    const step = async (name: string, fn: () => Promise<void>) => {
+      current = name
+      const started = performance.now()
+      await fn()
+      const report = { step: name, ms: Math.round(performance.now() - started) }
+      reports.push(report)
+      opts.onStep?.(report)
+    }
+    const next = () => p.getByRole('button', { name: t('common.next'), exact: true }).click()
+    /** After a submit: either the expected page, or the page's own error message. */
+    const expectPath = async (suffix: string) => {
+      await p.waitForLoadState('domcontentloaded')
+      const pathname = new URL(p.url()).pathname
+      if (pathname.endsWith(suffix)) return
+      throw new Error(await pageError(p) ?? `expected ${suffix}, got ${pathname}`)
+    }
+
+    await step('token', async () => {
+      const res = await p.goto(`${base}/setup/token`)
+      if (res?.status() === 404) throw new Error('the server is already installed: its setup wizard answers 404')
+      await p.getByLabel(t('setup.token.label'), { exact: true }).fill(opts.token)
+      await p.getByRole('button', { name: t('setup.token.submit'), exact: true }).click()
+      await expectPath('/setup/language')
+    })
+    await step('language', async () => {
+      await p.getByRole('radio', { name: t(`common.language.${answers.language}`) }).check()
+      await next()
+      await expectPath('/setup/prerequisites')
+    })
+    await step('prerequisites', async () => {
+      await next()
+      await expectPath('/setup/database')
+    })
+    await step('database', async () => {
+      await p.getByRole('radio', { name: t(`setup.database.providers.${answers.database.provider}`) }).check()
+      await p.getByLabel(t('setup.database.file'), { exact: true }).fill(answers.database.file)
+      await next()
+      await expectPath('/setup/cache')
+    })
+    await step('cache', async () => {
+      await p.getByRole('radio', { name: t(`setup.cache.backends.${answers.cache.backend}`) }).check()
+      if (answers.cache.backend === 'filesystem') await p.getByLabel(t('setup.cache.dir'), { exact: true }).fill(answers.cache.dir)
+      await next()
+      await expectPath('/setup/restore')
+    })
+    await step('restore', async () => {
+      await p.getByRole('radio', { name: t('setup.restore.modes.fresh') }).check()
+      await next()
+      await expectPath('/setup/admin')
+    })
+    await step('admin', async () => {
+      await p.getByLabel(t('setup.admin.username'), { exact: true }).fill(answers.admin.username)
+      await p.getByLabel(t('setup.admin.email'), { exact: true }).fill(answers.admin.email)
+      await p.getByLabel(t('setup.admin.password'), { exact: true }).fill(answers.admin.password)
+      await p.getByLabel(t('setup.admin.confirm'), { exact: true }).fill(answers.admin.password)
+      await next()
+      await expectPath('/setup/finalize')
+    })
+    await step('finalize', async () => {
+      await p.getByRole('button', { name: t('setup.finalize.install'), exact: true }).click()
+      const done = p.getByRole('link', { name: t('setup.finalize.login'), exact: true })
+      const failed = p.locator('.install-failed')
+      await done.or(failed).first().waitFor({ timeout: 300_000 })
+      if (await failed.count() > 0) throw new Error((await failed.innerText()).trim())
+      await done.click()
+      await expectPath('/login')
+    })
+    await step('login', async () => {
+      await p.getByLabel(t('app.login.login'), { exact: true }).fill(answers.admin.username)
+      await p.getByLabel(t('app.login.password'), { exact: true }).fill(answers.admin.password)
+      await p.getByRole('button', { name: t('app.login.submit'), exact: true }).click()
+      await expectPath('/dashboard')
+      await p.getByRole('heading', { name: t('app.dashboard.title'), exact: true }).waitFor()
+    })
+    return reports
+  } catch (err) {
+    let screenshot: string | undefined
+    if (page) {
+      const dir = opts.screenshotDir ?? path.join(os.tmpdir(), 'amorce-replay')
+      await mkdir(dir, { recursive: true })
+      screenshot = path.join(dir, `failed-${current}-${Date.now()}.png`)
+      // Password fields are masked by the browser, so the picture shows no secret.
+      await page.screenshot({ path: screenshot, fullPage: true }).catch(() => { screenshot = undefined })
+    }
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+    throw new ReplayError(current, message, screenshot)
+  } finally {
+    await browser.close()
+  }
+}
+
+/** The error message the page shows to a person, if any. */
+async function pageError (page: Page): Promise<string | undefined> {
+  const messages = await page.locator('.field .error, [role=alert]').allInnerTexts()
+  const text = messages.map(m => m.trim()).filter(Boolean)
+  return text.length ? text.join(' / ') : undefined
+}

@@ -1,0 +1,45 @@
+// Runs the real server (`node --import tsx server/main.ts`, as `npm start` does) in a child
+// process on a throwaway directory and a free port; stopped when the test ends.
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+/** tsx's loader by absolute URL: the child runs in a temp directory, where `--import tsx` would not resolve. */
+export const TSX = import.meta.resolve('tsx')
+
+export interface RunningServer {
+  url: string
+  child: ChildProcess
+  output: () => string
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/main.ts')], {
+    cwd,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout!.on('data', d => { out += d })
+  child.stderr!.on('data', d => { out += d })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    return exited
+  }
+  t.after(() => stop('SIGKILL'))
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000)
+    const check = () => {
+      const m = /(?:waiting|running) at (http:\/\/\S+?)\/?(?:\s|$)/.exec(out)
+      if (m) { clearTimeout(timer); resolve(m[1].replace('localhost', '127.0.0.1')) }
+    }
+    child.stdout!.on('data', check)
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}`)) })
+  })
+  return { url, child, output: () => out, stop }
+}
