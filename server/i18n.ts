@@ -1,5 +1,5 @@
-// i18next set up from locales/<lang>/<file>.json; each file's name is the first segment of its keys
-// (locales/en/setup.json → `setup.database.title`), so a key says where its text lives.
+// i18next set up from locales/<lang>/**/*.json; a file's path gives the first segments of its keys
+// (locales/en/setup/database.json → `setup.database.title`), so a key says where its text lives.
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,14 +11,31 @@ export const DEFAULT_LANGUAGE: Language = 'en'
 
 export const localesDir = fileURLToPath(new URL('../locales/', import.meta.url))
 
-export function loadResources (dir = localesDir): Record<string, Record<string, unknown>> {
-  const resources: Record<string, Record<string, unknown>> = {}
+type Tree = Record<string, unknown>
+
+function mergeInto (target: Tree, source: Tree, where: string): void {
+  for (const [k, v] of Object.entries(source)) {
+    const existing = target[k]
+    if (existing && typeof existing === 'object' && v && typeof v === 'object') mergeInto(existing as Tree, v as Tree, `${where}.${k}`)
+    else if (existing !== undefined) throw new Error(`locale key defined twice: ${where}.${k}`)
+    else target[k] = v
+  }
+}
+
+function loadDir (dir: string, into: Tree, prefix: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = entry.name.replace(/\.json$/, '')
+    const node = (into[name] ??= {}) as Tree
+    if (entry.isDirectory()) loadDir(path.join(dir, entry.name), node, `${prefix}${name}.`)
+    else if (entry.name.endsWith('.json')) mergeInto(node, JSON.parse(readFileSync(path.join(dir, entry.name), 'utf8')), `${prefix}${name}`)
+  }
+}
+
+export function loadResources (dir = localesDir): Record<string, Tree> {
+  const resources: Record<string, Tree> = {}
   for (const lang of LANGUAGES) {
-    const merged: Record<string, unknown> = {}
-    for (const file of readdirSync(path.join(dir, lang)).filter(f => f.endsWith('.json')).sort()) {
-      merged[path.basename(file, '.json')] = JSON.parse(readFileSync(path.join(dir, lang, file), 'utf8'))
-    }
-    resources[lang] = merged
+    resources[lang] = {}
+    loadDir(path.join(dir, lang), resources[lang], '')
   }
   return resources
 }
