@@ -52,6 +52,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     app.log.info({ signal }, 'shutting down')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
+    // close() waits for requests in flight; a keep-alive connection that goes idle after its last
+    // response would then hold the exit until the client drops it, so such connections are closed too.
+    const idle = setInterval(() => app.server.closeIdleConnections(), 100)
+    idle.unref()
     app.close().then(() => process.exit(0), () => process.exit(1))
   })
 }

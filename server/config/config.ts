@@ -178,7 +178,8 @@ export async function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd: str
     dataDir: resolve(cwd, get('DATA_DIR') ?? 'data'),
     port: parsePort(get('PORT')),
     host: get('HOST')?.trim() || '0.0.0.0',
-    basePath: parseBasePath(get('BASE_PATH')),
+    // Passenger (cPanel's "Setup Node.js App") passes the application URL's path and does not strip it.
+    basePath: parseBasePath(get('BASE_PATH') ?? present(env.PASSENGER_BASE_URI)),
     trustProxy: parseBoolean('TRUST_PROXY', get('TRUST_PROXY')),
     logLevel,
     setupTokenTtlHours: parseTtlHours(get('SETUP_TOKEN_TTL_HOURS')),

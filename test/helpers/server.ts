@@ -16,8 +16,9 @@ export interface RunningServer {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
-export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/main.ts')], {
+/** `args` replaces how node starts the app (default: as npm start does). */
+export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string, args = ['--import', TSX, path.join(repoRoot, 'server/main.ts')]): Promise<RunningServer> {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

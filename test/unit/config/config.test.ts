@@ -190,3 +190,11 @@ test('what the wizard writes is what loadConfig reads', async (t) => {
   assert.equal(config.installed, true)
   assert.deepEqual(Object.keys((await readEnvFile(join(cwd, '.env'))) ?? {}).at(-1), 'APP_INSTALLED_AT')
 })
+
+test('under Passenger, BASE_PATH defaults to PASSENGER_BASE_URI; BASE_PATH still wins', async (t) => {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'amorce-passenger-'))
+  t.after(() => fsp.rm(dir, { recursive: true, force: true }))
+  assert.equal((await loadConfig({ PASSENGER_BASE_URI: '/filamenta' }, dir)).basePath, '/filamenta')
+  assert.equal((await loadConfig({ PASSENGER_BASE_URI: '/' }, dir)).basePath, '')
+  assert.equal((await loadConfig({ PASSENGER_BASE_URI: '/filamenta', BASE_PATH: '/other' }, dir)).basePath, '/other')
+})
