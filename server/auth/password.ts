@@ -1,10 +1,12 @@
 // Admin passwords: strength estimated by zxcvbn-ts (dictionaries for en and fr, the user's own
 // name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
-import { ZxcvbnFactory, type TranslationKeys } from '@zxcvbn-ts/core'
-import * as common from '@zxcvbn-ts/language-common'
-import * as en from '@zxcvbn-ts/language-en'
-import * as fr from '@zxcvbn-ts/language-fr'
+import { createRequire } from 'node:module'
+import type { TranslationKeys, ZxcvbnFactory } from '@zxcvbn-ts/core'
 import { hash, verify } from '@node-rs/argon2'
+
+// The dictionaries weigh some 70 MB once loaded: only the wizard's admin step needs them, so they
+// are required on first use and normal mode (login, hashing) never loads them.
+const require = createRequire(import.meta.url)
 
 export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 256
@@ -19,7 +21,12 @@ function keysAsTranslations (t: TranslationKeys): TranslationKeys {
 
 let factory: ZxcvbnFactory | undefined
 function estimator (): ZxcvbnFactory {
-  factory ??= new ZxcvbnFactory({
+  if (factory) return factory
+  const { ZxcvbnFactory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core')
+  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common')
+  const en = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en')
+  const fr = require('@zxcvbn-ts/language-fr') as typeof import('@zxcvbn-ts/language-fr')
+  factory = new ZxcvbnFactory({
     translations: keysAsTranslations(en.translations),
     graphs: common.adjacencyGraphs,
     dictionary: { ...common.dictionary, ...en.dictionary, ...Object.fromEntries(Object.entries(fr.dictionary).map(([k, v]) => [`fr_${k}`, v])) }
