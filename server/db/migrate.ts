@@ -8,6 +8,8 @@ import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Client, InValue, Transaction } from '@libsql/client'
+import type { ClientConfig } from 'pg'
+import { mariadbConfig, parseDatabaseUrl, pgConfig, type ServerConnection } from './url.ts'
 
 export type Provider = 'sqlite' | 'postgresql' | 'mysql'
 export const PROVIDERS: readonly Provider[] = ['sqlite', 'postgresql', 'mysql']
@@ -35,7 +37,7 @@ export type MigrationErrorCode =
   | 'failedMigration' // an unresolved failed migration blocks the run (Prisma P3009)
   | 'checksumMismatch' // an applied migration was edited afterwards
   | 'unknownProvider'
-  | 'unsupportedProvider' // a known provider the runner cannot drive yet (MySQL)
+  | 'unsupportedProvider' // a known provider the runner cannot drive (kept for older callers)
   | 'unknownMigration' // `upTo` names no local migration
   | 'invalidMigrations' // a migration directory without migration.sql, or a lockfile for another provider
   | 'invalidUrl'
@@ -189,6 +191,13 @@ export interface MigrationRecord {
 
 interface MigrationDriver {
   readonly provider: Provider
+  /** `_prisma_migrations`, quoted for this database. */
+  readonly migrationsTable: string
+  /**
+   * Whether DDL can be rolled back with the transaction around it. MySQL commits implicitly at each DDL statement,
+   * so there a migration is recorded as started first and marked finished (or failed) afterwards, as Prisma does.
+   */
+  readonly transactionalDdl: boolean
   /** Placeholder for the n-th (1-based) query parameter. */
   param(n: number): string
   /** How a timestamp is written to this database's `_prisma_migrations`. */
@@ -247,6 +256,8 @@ async function openSqlite (url: string, lockTimeoutMs: number): Promise<Migratio
   const endTransaction = () => { tx?.close(); tx = null }
   return {
     provider: 'sqlite',
+    migrationsTable: '"_prisma_migrations"',
+    transactionalDdl: true,
     param: () => '?',
     // What Prisma's engine writes through the libsql adapter: RFC 3339 with milliseconds and an explicit offset.
     timestamp: date => date.toISOString().replace('Z', '+00:00'),
@@ -292,20 +303,21 @@ function readSqliteTimestamp (value: unknown): Date | null {
   return Number.isNaN(date.getTime()) ? null : date
 }
 
-/** Prisma-only query parameters that pg must not see; `schema` selects the search path. */
-const PRISMA_PG_PARAMS = ['schema', 'connection_limit', 'pool_timeout', 'pgbouncer', 'statement_cache_size', 'socket_timeout', 'connect_timeout']
-
-export function postgresConnection (url: string): { connectionString: string; schema: string } {
-  let parsed: URL
+/** pg settings for a Prisma-style PostgreSQL URL; `schema` selects the search path. TLS modes as in url.ts. */
+export function postgresConnection (url: string): { config: ClientConfig; schema: string } {
+  let connection: ServerConnection
   try {
-    parsed = new URL(url)
+    connection = parseDatabaseUrl(url)
   } catch (error) {
-    throw new MigrationError('invalidUrl', 'Not a PostgreSQL connection URL', { cause: error })
+    throw new MigrationError('invalidUrl', `Not a PostgreSQL connection URL: ${(error as Error).message}`, { cause: error })
   }
-  if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new MigrationError('invalidUrl', `Not a PostgreSQL connection URL (${parsed.protocol})`)
-  const schema = parsed.searchParams.get('schema') || 'public'
-  for (const param of PRISMA_PG_PARAMS) parsed.searchParams.delete(param)
-  return { connectionString: parsed.toString(), schema }
+  if (connection.provider !== 'postgresql') throw new MigrationError('invalidUrl', 'Not a PostgreSQL connection URL')
+  try {
+    return { config: pgConfig(connection), schema: connection.schema ?? 'public' }
+  } catch (error) {
+    // The CA file named by the URL cannot be read.
+    throw new MigrationError('connectionFailed', `Cannot read the TLS settings: ${(error as Error).message}`, { cause: error })
+  }
 }
 
 function quoteIdent (name: string): string {
@@ -313,10 +325,13 @@ function quoteIdent (name: string): string {
 }
 
 async function openPostgres (url: string): Promise<MigrationDriver> {
-  const { connectionString, schema } = postgresConnection(url)
+  const { config, schema } = postgresConnection(url)
   const { default: pg } = await import('pg')
   // A dedicated client (not a pool): the advisory lock belongs to this session, and so does every statement.
-  const client = new pg.Client({ connectionString })
+  const client = new pg.Client(config)
+  // A connection the server drops (restart, pg_terminate_backend) is also emitted as 'error': without
+  // a listener that event would crash the process; the pending query rejects with it anyway.
+  client.on('error', () => {})
   try {
     await client.connect()
     // Prisma runs migrations with the URL's `schema` as search path; unqualified names land there.
@@ -329,6 +344,8 @@ async function openPostgres (url: string): Promise<MigrationDriver> {
   const query = async (sql: string, params: unknown[] = []): Promise<Row[]> => (await client.query(sql, params)).rows as Row[]
   return {
     provider: 'postgresql',
+    migrationsTable: '"_prisma_migrations"',
+    transactionalDdl: true,
     param: n => `$${n}`,
     timestamp: date => date,
     readTimestamp: value => value === null || value === undefined ? null : new Date(value as string | Date),
@@ -365,12 +382,89 @@ async function openPostgres (url: string): Promise<MigrationDriver> {
   }
 }
 
+/** Prisma's lock name for Migrate on MySQL (prisma-engines, flavour/mysql.rs): `GET_LOCK('prisma_migrate', 10)`. */
+export const MYSQL_LOCK_NAME = 'prisma_migrate'
+
+/** `YYYY-MM-DD HH:MM:SS.mmm` in UTC: what Prisma's engine stores in MySQL's DATETIME(3). */
+function mysqlTimestamp (date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '')
+}
+
+async function openMysql (url: string): Promise<MigrationDriver> {
+  let connection: ServerConnection
+  try {
+    connection = parseDatabaseUrl(url)
+  } catch (error) {
+    throw new MigrationError('invalidUrl', `Not a MySQL connection URL: ${(error as Error).message}`, { cause: error })
+  }
+  if (connection.provider !== 'mysql') throw new MigrationError('invalidUrl', 'Not a MySQL connection URL')
+  const mariadb = await import('mariadb')
+  let conn: import('mariadb').Connection
+  try {
+    // One connection for the whole run: GET_LOCK belongs to the session. dateStrings: timestamps are read as the
+    // UTC text they were written as, whatever the process's time zone.
+    conn = await mariadb.createConnection({ ...mariadbConfig(connection), multipleStatements: true, dateStrings: true })
+  } catch (error) {
+    throw new MigrationError('connectionFailed', `Cannot connect to MySQL: ${(error as Error).message}`, { cause: error })
+  }
+  let locked = false
+  const query = async (sql: string, params: unknown[] = []): Promise<Row[]> => {
+    const result = await conn.query(sql, params)
+    return Array.isArray(result) ? result.map(row => ({ ...row })) : []
+  }
+  return {
+    provider: 'mysql',
+    migrationsTable: '`_prisma_migrations`',
+    transactionalDdl: false,
+    param: () => '?',
+    timestamp: mysqlTimestamp,
+    readTimestamp: value => {
+      if (value === null || value === undefined) return null
+      const date = value instanceof Date ? value : new Date(`${String(value).replace(' ', 'T')}Z`)
+      return Number.isNaN(date.getTime()) ? null : date
+    },
+    query,
+    async executeScript (sql) { await conn.query(sql) },
+    async prepare () {},
+    async lock (timeoutMs) {
+      // GET_LOCK answers 1 (taken), 0 (timed out) or NULL (error, e.g. killed): only 1 means we hold it.
+      const seconds = Math.max(1, Math.ceil(timeoutMs / 1000))
+      const [row] = await query(`SELECT GET_LOCK('${MYSQL_LOCK_NAME}', ${seconds}) AS taken`)
+      const taken = row?.taken === null || row?.taken === undefined ? null : Number(row.taken)
+      if (taken === 1) {
+        locked = true
+        return
+      }
+      if (taken === 0) throw new MigrationError('lockTimeout', `Timed out after ${seconds} s waiting for the migration lock (another instance is migrating)`)
+      throw new MigrationError('connectionFailed', 'MySQL could not take the migration lock (GET_LOCK returned NULL)')
+    },
+    async unlock () {
+      if (locked) await query(`SELECT RELEASE_LOCK('${MYSQL_LOCK_NAME}')`)
+      locked = false
+    },
+    async begin () { await conn.beginTransaction() },
+    async commit () { await conn.commit() },
+    async rollback () { await conn.rollback().catch(() => {}) },
+    async tableNames () {
+      const rows = await query("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME")
+      return rows.map(row => String(row.name))
+    },
+    // Prisma logs MySQL's numeric error code.
+    errorCode: error => {
+      const errno = (error as { errno?: number }).errno
+      return errno === undefined ? (error as { code?: string }).code : String(errno)
+    },
+    isLockTimeout: error => error instanceof MigrationError && error.code === 'lockTimeout',
+    async close () { await conn.end().catch(() => { conn.destroy() }) }
+  }
+}
+
 async function openDriver (provider: Provider, url: string, lockTimeoutMs: number): Promise<MigrationDriver> {
   assertProvider(provider)
   switch (provider) {
     case 'sqlite': return openSqlite(url, lockTimeoutMs)
     case 'postgresql': return openPostgres(url)
-    case 'mysql': throw new MigrationError('unsupportedProvider', 'MySQL migrations are not supported yet')
+    case 'mysql': return openMysql(url)
   }
 }
 
@@ -383,8 +477,6 @@ function assertProvider (provider: string): asserts provider is Provider {
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping, shared by every driver
 
-const T = `"${MIGRATIONS_TABLE}"`
-
 async function hasMigrationsTable (driver: MigrationDriver): Promise<boolean> {
   return (await driver.tableNames()).includes(MIGRATIONS_TABLE)
 }
@@ -393,13 +485,13 @@ async function hasMigrationsTable (driver: MigrationDriver): Promise<boolean> {
  * Creates `_prisma_migrations` on first use, refusing like Prisma (P3005) when the database already holds other
  * tables: those would not have been created by these migrations.
  */
-async function initializeMigrationsTable (driver: MigrationDriver): Promise<void> {
+async function initializeMigrationsTable (driver: MigrationDriver, allowOtherTables = false): Promise<void> {
   await driver.prepare()
   await begin(driver)
   try {
     const tables = await driver.tableNames()
     if (!tables.includes(MIGRATIONS_TABLE)) {
-      if (tables.length > 0) {
+      if (tables.length > 0 && !allowOtherTables) {
         throw new MigrationError('schemaNotEmpty', `The database is not empty and has no ${MIGRATIONS_TABLE} table (tables: ${tables.join(', ')})`)
       }
       await driver.executeScript(MIGRATIONS_TABLE_DDL[driver.provider])
@@ -415,7 +507,7 @@ async function readMigrationRecords (driver: MigrationDriver, name?: string): Pr
   const where = name === undefined ? '' : ` WHERE migration_name = ${driver.param(1)}`
   const rows = await driver.query(
     'SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count' +
-    ` FROM ${T}${where} ORDER BY started_at ASC`,
+    ` FROM ${driver.migrationsTable}${where} ORDER BY started_at ASC`,
     name === undefined ? [] : [name]
   )
   return rows.map(row => ({
@@ -469,7 +561,7 @@ function failureLogs (driver: MigrationDriver, migration: LocalMigration, error:
 async function insertRecord (driver: MigrationDriver, record: { id: string; migration: LocalMigration; startedAt: Date; finishedAt: Date | null; logs: string | null; steps: number }): Promise<void> {
   const p = (n: number) => driver.param(n)
   await driver.query(
-    `INSERT INTO ${T} (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)` +
+    `INSERT INTO ${driver.migrationsTable} (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)` +
     ` VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, NULL, ${p(6)}, ${p(7)})`,
     [
       record.id,
@@ -490,6 +582,7 @@ async function insertRecord (driver: MigrationDriver, record: { id: string; migr
  * Returns false when another runner applied it while we waited for the write lock.
  */
 async function applyOne (driver: MigrationDriver, migration: LocalMigration): Promise<boolean> {
+  if (!driver.transactionalDdl) return applyOneRecorded(driver, migration)
   const startedAt = new Date()
   await begin(driver)
   try {
@@ -514,6 +607,37 @@ async function applyOne (driver: MigrationDriver, migration: LocalMigration): Pr
     }
     throw new MigrationError('sqlError', `Migration ${migration.name} failed: ${(error as Error).message}${note}`, { migration: migration.name, cause: error })
   }
+}
+
+/**
+ * MySQL's way (Prisma's on every database): the row is written first (finished_at NULL), the script runs, and the
+ * row is then marked finished, or given the error in `logs`. DDL commits as it goes, so a failure (or a crash)
+ * may leave part of the migration applied: the row stays unfinished and blocks every further run, with a message
+ * saying what to check, until someone resolves it. Only the runner holding GET_LOCK gets here.
+ */
+async function applyOneRecorded (driver: MigrationDriver, migration: LocalMigration): Promise<boolean> {
+  const existing = (await readMigrationRecords(driver, migration.name)).filter(record => record.rolledBackAt === null)
+  if (existing.some(record => record.finishedAt !== null)) return false
+  if (existing.length > 0) throw failedMigrationError([migration.name])
+  const id = randomUUID()
+  await insertRecord(driver, { id, migration, startedAt: new Date(), finishedAt: null, logs: null, steps: 0 })
+  const p = (n: number) => driver.param(n)
+  try {
+    await driver.executeScript(migration.sql)
+  } catch (error) {
+    let note = ''
+    try {
+      await driver.query(`UPDATE ${driver.migrationsTable} SET logs = ${p(1)} WHERE id = ${p(2)}`, [failureLogs(driver, migration, error), id])
+    } catch (recordError) {
+      note = ` (and recording the failure failed too: ${(recordError as Error).message})`
+    }
+    throw new MigrationError('sqlError',
+      `Migration ${migration.name} failed: ${(error as Error).message}${note}. MySQL commits each schema change at once, ` +
+      'so the statements before the failing one may be applied: check the database, then mark the migration with ' +
+      '`prisma migrate resolve --rolled-back|--applied`.', { migration: migration.name, cause: error })
+  }
+  await driver.query(`UPDATE ${driver.migrationsTable} SET finished_at = ${p(1)}, applied_steps_count = 1 WHERE id = ${p(2)}`, [driver.timestamp(new Date()), id])
+  return true
 }
 
 /** Starts a migration's transaction; on SQLite this is where a concurrent runner makes us wait. */
@@ -566,6 +690,11 @@ export interface MigrateOptions extends MigrationTarget {
   /** Apply only up to and including this migration (a backup restore replays the schema it was taken at). */
   upTo?: string
   lockTimeoutMs?: number
+  /**
+   * Install beside other tables in a database without `_prisma_migrations` (the wizard asked the user to confirm,
+   * and checked that none of them has the name of one of ours). Without it such a database is refused (P3005).
+   */
+  allowOtherTables?: boolean
 }
 
 /**
@@ -584,7 +713,7 @@ export async function migrate (options: MigrateOptions): Promise<{ applied: stri
       throw error
     }
     try {
-      await initializeMigrationsTable(driver)
+      await initializeMigrationsTable(driver, options.allowOtherTables)
       return await applyPending(driver, targets, options.onProgress)
     } finally {
       await driver.unlock().catch(() => {})

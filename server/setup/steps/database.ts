@@ -1,42 +1,261 @@
-// Step 3: where the app keeps its data. SQLite (embedded) in this version; the file location is
-// tested before it is accepted.
+// Step 3: where the app keeps its data: SQLite (a file), PostgreSQL or MySQL/MariaDB (a server). The choice is
+// tested before it is accepted; a server test names the cause of any failure (server/db/probe.ts).
 import path from 'node:path'
 import { probeSqliteFile, type SqliteProbeResult } from '../../db/sqlite-probe.ts'
-import type { ActionOutcome, Input, Step, StepContext } from '../wizard.ts'
+import { createServerDatabase, probeDatabase, validDatabaseName, type ProbeResult } from '../../db/probe.ts'
+import {
+  buildDatabaseUrl, DatabaseUrlError, DEFAULT_PORTS, parseDatabaseUrl, SERVER_PROVIDERS, TLS_MODES,
+  type ServerConnection, type ServerProvider, type TlsMode
+} from '../../db/url.ts'
+import type { ActionOutcome, Errors, Input, Step, StepContext, StepView } from '../wizard.ts'
 
-export const PROVIDERS = ['sqlite'] as const
+export const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
+export const INSTANCES = ['single', 'multiple'] as const
+
+export interface SqliteAnswer { provider: 'sqlite', file: string, url: string, multipleInstances: boolean }
+export interface ServerAnswer extends ServerConnection {
+  provider: ServerProvider
+  url: string
+  multipleInstances: boolean
+  /** The user confirmed installing beside another application's tables (the runner then accepts them). */
+  allowOtherTables: boolean
+}
+export type DatabaseAnswer = SqliteAnswer | ServerAnswer
+
+const SERVER_FIELDS = ['url', 'host', 'port', 'user', 'database', 'tls', 'caFile'] as const
+
+function isServer (provider: string | undefined): provider is ServerProvider {
+  return (SERVER_PROVIDERS as readonly string[]).includes(provider ?? '')
+}
 
 function defaultFile (ctx: StepContext): string {
   return path.join(ctx.config.dataDir, 'app.db')
 }
 
-function outcome (result: SqliteProbeResult): ActionOutcome {
+// ---------------------------------------------------------------------------------------------
+// SQLite
+
+function sqliteOutcome (result: SqliteProbeResult): ActionOutcome {
   if (!result.ok) {
     return { errors: { file: { key: `setup.database.errors.${result.reason}`, params: { file: result.file, detail: result.detail ?? '' } } } }
   }
   return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, migrations: result.migrations ?? 0 } } } }
 }
 
-async function test (input: Input): Promise<ActionOutcome & { file?: string }> {
-  if (!PROVIDERS.includes(input.provider as typeof PROVIDERS[number])) {
-    return { errors: { provider: { key: 'setup.database.errors.provider' } } }
-  }
+async function testSqlite (input: Input): Promise<ActionOutcome & { file?: string }> {
   const raw = (input.file ?? '').trim()
   if (raw === '') return { errors: { file: { key: 'setup.database.errors.fileRequired' } } }
   if (raw.length > 1024 || raw.includes('\0')) return { errors: { file: { key: 'setup.database.errors.fileInvalid' } } }
   const file = path.resolve(raw)
-  return { ...outcome(await probeSqliteFile(file)), file }
+  return { ...sqliteOutcome(await probeSqliteFile(file)), file }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers: the form (or a pasted URL) → connection settings
+
+/** The password to use: the one typed now, else the one kept from an earlier submission of this step. */
+function passwordFor (input: Input, ctx: StepContext): string {
+  if ((input.password ?? '') !== '') {
+    ctx.data.databasePassword = input.password
+    return input.password
+  }
+  if (ctx.data.databasePassword !== undefined) return ctx.data.databasePassword
+  return ctx.data.database && ctx.data.database.provider !== 'sqlite' ? ctx.data.database.password : ''
+}
+
+/** Host names (underscores too: Docker service names have them) or IP addresses, IPv6 with or without brackets. */
+const HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$|^\[?[0-9A-Fa-f:.]+\]?$/
+
+/** Settings from the fields, or from a pasted URL (which then fills the fields: `fill`). */
+function connectionFrom (input: Input, ctx: StepContext): { connection?: ServerConnection, fill?: Input, errors?: Errors } {
+  const pasted = (input.url ?? '').trim()
+  if (pasted !== '') {
+    try {
+      const connection = parseDatabaseUrl(pasted)
+      if (connection.password === '') connection.password = passwordFor(input, ctx)
+      else ctx.data.databasePassword = connection.password
+      if (!validDatabaseName(connection.database)) return { errors: { url: { key: 'setup.database.errors.databaseInvalid' } } }
+      const fill: Input = {
+        provider: connection.provider,
+        host: connection.host,
+        port: String(connection.port),
+        user: connection.user,
+        database: connection.database,
+        tls: connection.tls,
+        caFile: connection.caFile,
+        url: ''
+      }
+      return { connection, fill }
+    } catch (error) {
+      const code = error instanceof DatabaseUrlError ? error.code : 'urlInvalid'
+      return { errors: { url: { key: `setup.database.errors.${code}` } } }
+    }
+  }
+  const provider = input.provider as ServerProvider
+  const errors: Errors = {}
+  const host = (input.host ?? '').trim()
+  if (host === '') errors.host = { key: 'setup.database.errors.hostRequired' }
+  else if (host.length > 253 || !HOST.test(host)) errors.host = { key: 'setup.database.errors.hostInvalid' }
+  const portText = (input.port ?? '').trim()
+  const port = portText === '' ? DEFAULT_PORTS[provider] : Number(portText)
+  if (!/^\d{0,5}$/.test(portText) || !Number.isInteger(port) || port < 1 || port > 65535) errors.port = { key: 'setup.database.errors.portInvalid' }
+  const user = (input.user ?? '').trim()
+  if (user === '') errors.user = { key: 'setup.database.errors.userRequired' }
+  else if (user.length > 128) errors.user = { key: 'setup.database.errors.userInvalid' }
+  const database = (input.database ?? '').trim()
+  if (database === '') errors.database = { key: 'setup.database.errors.databaseRequired' }
+  else if (!validDatabaseName(database)) errors.database = { key: 'setup.database.errors.databaseInvalid' }
+  const tls = (input.tls ?? 'off') as TlsMode
+  if (!TLS_MODES.includes(tls)) errors.tls = { key: 'setup.database.errors.tlsInvalid' }
+  const caRaw = (input.caFile ?? '').trim()
+  if (tls === 'verify' && caRaw !== '' && (caRaw.length > 1024 || caRaw.includes('\0'))) errors.caFile = { key: 'setup.database.errors.fileInvalid' }
+  if (Object.keys(errors).length > 0) return { errors }
+  const password = passwordFor(input, ctx)
+  return { connection: { provider, host: host.replace(/^\[(.*)\]$/, '$1'), port, user, password, database, tls, caFile: tls === 'verify' && caRaw !== '' ? path.resolve(caRaw) : '' } }
+}
+
+/** A probe result as the page shows it: success in `view.test`, a failure as the `connection` error. */
+function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input): ActionOutcome {
+  const params = { host: c.host, port: c.port, user: c.user, database: c.database }
+  const view: StepView = fill ? { fill } : {}
+  if (!result.ok) {
+    const cause = result.cause
+    return {
+      errors: {
+        connection: {
+          key: `setup.database.causes.${cause}`,
+          params: {
+            ...params,
+            missing: (result.missing ?? []).join(', '),
+            names: (result.names ?? []).join(', '),
+            version: result.version ?? '',
+            minimum: result.minimum ?? '',
+            // Only an unrecognized failure shows the driver's words (they name host and user, never the password).
+            detail: cause === 'unknown' ? scrub(result.detail ?? '', c.password) : ''
+          }
+        }
+      },
+      view: { ...view, failure: { cause, hint: `setup.database.hints.${cause}`, untested: result.untested === true, canCreate: result.canCreate === true } }
+    }
+  }
+  return {
+    view: {
+      ...view,
+      test: {
+        ok: true,
+        key: `setup.database.testResult.${result.state === 'otherTables' ? 'otherTables' : result.state === 'ours' ? 'oursServer' : 'emptyServer'}`,
+        params: { ...params, server: result.server, version: result.version, applied: result.applied, pending: result.pending, tables: result.tables.join(', ') }
+      },
+      otherTables: result.state === 'otherTables'
+    }
+  }
+}
+
+function scrub (text: string, secret: string): string {
+  return secret.length > 0 ? text.split(secret).join('…').split(encodeURIComponent(secret)).join('…') : text
+}
+
+async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcome & { connection?: ServerConnection, result?: ProbeResult }> {
+  const { connection, fill, errors } = connectionFrom(input, ctx)
+  if (errors || !connection) return { errors }
+  const result = await probeDatabase(connection)
+  return { ...serverOutcome(result, connection, fill), connection, result }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step
+
+function instancesError (input: Input): Errors | undefined {
+  const instances = input.instances ?? 'single'
+  if (!(INSTANCES as readonly string[]).includes(instances)) return { instances: { key: 'setup.database.errors.instances' } }
+  return undefined
+}
+
+async function test (input: Input, ctx: StepContext): Promise<ActionOutcome> {
+  const provider = input.provider
+  const invalid = instancesError(input)
+  if (invalid) return { errors: invalid }
+  if (provider === 'sqlite') {
+    if (input.instances === 'multiple') return { errors: { provider: { key: 'setup.database.errors.sqliteMultiple' } } }
+    return testSqlite(input)
+  }
+  if (isServer(provider) || (input.url ?? '').trim() !== '') return testServer({ ...input, provider: provider ?? 'postgresql' }, ctx)
+  return { errors: { provider: { key: 'setup.database.errors.provider' } } }
+}
+
+/** "Create it": creates the missing database, then tests again (the page shows both). */
+async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
+  if (!isServer(input.provider) && (input.url ?? '').trim() === '') return test(input, ctx)
+  const { connection, fill, errors } = connectionFrom(input, ctx)
+  if (errors || !connection) return { errors }
+  const failed = await createServerDatabase(connection)
+  if (failed) {
+    return serverOutcome(failed, connection, fill)
+  }
+  const outcome = serverOutcome(await probeDatabase(connection), connection, fill)
+  return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
 export const databaseStep: Step = {
   id: 'database',
-  values: ctx => ({ provider: ctx.data.database?.provider ?? 'sqlite', file: ctx.data.database?.file ?? defaultFile(ctx) }),
-  async view () { return { providers: PROVIDERS } },
-  actions: { test },
+  secretFields: ['password'],
+  values: ctx => {
+    const answer = ctx.data.database
+    const base: Input = {
+      provider: answer?.provider ?? 'sqlite',
+      instances: answer?.multipleInstances ? 'multiple' : 'single',
+      file: answer?.provider === 'sqlite' ? answer.file : defaultFile(ctx),
+      url: '', host: 'localhost', port: '', user: '', database: '', tls: 'off', caFile: ''
+    }
+    if (answer && answer.provider !== 'sqlite') {
+      Object.assign(base, { host: answer.host, port: String(answer.port), user: answer.user, database: answer.database, tls: answer.tls, caFile: answer.caFile })
+    }
+    return base
+  },
+  async view (ctx, values) {
+    const answer = ctx.data.database
+    const stored = ctx.data.databasePassword !== undefined || (answer !== undefined && answer.provider !== 'sqlite' && answer.password !== '')
+    return {
+      providers: PROVIDERS,
+      instances: INSTANCES,
+      tlsModes: TLS_MODES,
+      defaultPorts: DEFAULT_PORTS,
+      passwordStored: stored,
+      serverFields: SERVER_FIELDS,
+      current: values.provider
+    }
+  },
+  actions: { test, create },
   async submit (input, ctx) {
-    const result = await test(input)
-    if (result.errors || !result.file) return result
-    ctx.data.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}` }
+    const invalid = instancesError(input)
+    if (invalid) return { errors: invalid }
+    const multipleInstances = input.instances === 'multiple'
+    if (input.provider === 'sqlite') {
+      if (multipleInstances) return { errors: { provider: { key: 'setup.database.errors.sqliteMultiple' } } }
+      const result = await testSqlite(input)
+      if (result.errors || !result.file) return result
+      ctx.data.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}`, multipleInstances }
+      delete ctx.data.databasePassword
+      return {}
+    }
+    if (!isServer(input.provider) && (input.url ?? '').trim() === '') return { errors: { provider: { key: 'setup.database.errors.provider' } } }
+    const outcome = await testServer({ ...input, provider: input.provider ?? 'postgresql' }, ctx)
+    if (outcome.errors || !outcome.connection || !outcome.result?.ok) return outcome
+    const otherTables = outcome.result.state === 'otherTables'
+    if (otherTables && input.confirmOtherTables !== 'yes') {
+      return { errors: { confirmOtherTables: { key: 'setup.database.errors.confirmOtherTables' } }, view: outcome.view }
+    }
+    const c = outcome.connection
+    ctx.data.database = { ...c, url: buildDatabaseUrl(c), multipleInstances, allowOtherTables: otherTables }
+    delete ctx.data.databasePassword
     return {}
   }
+}
+
+/** One line for the install summary: the engine and where, never the password. */
+export function databaseSummary (answer: DatabaseAnswer, t: StepContext['t']): string {
+  const engine = t(`setup.database.providers.${answer.provider}`)
+  if (answer.provider === 'sqlite') return `${engine} — ${answer.file}`
+  const host = answer.host.includes(':') ? `[${answer.host}]` : answer.host
+  return `${engine} — ${answer.user}@${host}:${answer.port}/${answer.database} (${t(`setup.database.tlsModes.${answer.tls}`)})`
 }

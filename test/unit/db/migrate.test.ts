@@ -254,9 +254,10 @@ test('another writer holding the database makes the run time out with lockTimeou
   assert.deepEqual((await migrate({ provider: 'sqlite', url: fx.url, migrationsDir: fx.migrationsDir })).applied, [fx.init])
 })
 
-test('MySQL is not supported yet and unknown providers are refused', async (t) => {
+test('unknown providers and URLs that do not match the provider are refused', async (t) => {
   const fx = await fixture(t)
-  await assert.rejects(migrate({ provider: 'mysql', url: 'mysql://root@127.0.0.1:3306/x', migrationsDir: path.join(fx.dir, 'none') }), rejectsWith('unsupportedProvider'))
+  await assert.rejects(migrate({ provider: 'mysql', url: 'postgresql://root@127.0.0.1:3306/x', migrationsDir: path.join(fx.dir, 'none') }), rejectsWith('invalidUrl'))
+  await assert.rejects(migrate({ provider: 'postgresql', url: 'not a url', migrationsDir: path.join(fx.dir, 'none') }), rejectsWith('invalidUrl'))
   await assert.rejects(migrate({ provider: 'oracle' as never, url: 'x' }), rejectsWith('unknownProvider'))
 })
 

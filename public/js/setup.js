@@ -1,0 +1,120 @@
+// Progressive enhancement of the setup pages; every page works without it.
+// 1. Inline tests: a click on a `button[name=_action]` whose value is `test` or `create` posts the whole form
+//    (FormData: the CSRF field included) with fetch and `X-Requested-With: fetch`, then swaps the returned page's
+//    `[data-test-result]` region and the field errors into this page, without a reload and keeping what was typed
+//    (passwords included). Any step can use it by markup alone: a `[data-test-result]` region and such a button.
+// 2. Provider groups: `[data-provider-group]` fieldsets follow the chosen `provider` radio, and the port follows
+//    the provider's default (`data-default-ports`) while it still holds a default.
+'use strict'
+;(function () {
+  var INLINE_ACTIONS = ['test', 'create']
+
+  function swapById (from, to, id) {
+    var fresh = from.getElementById(id)
+    var old = document.getElementById(id)
+    if (fresh && old) old.replaceWith(document.importNode(fresh, true))
+    else if (old && !fresh) old.remove()
+    return { fresh: fresh, old: old }
+  }
+
+  /** Field errors: classes, aria attributes and the error text of each `.field`/fieldset, by its input's id. */
+  function syncField (doc, input) {
+    var id = input.id
+    var fresh = id ? doc.getElementById(id) : null
+    var box = input.closest('.field, fieldset.choices')
+    var freshBox = fresh ? fresh.closest('.field, fieldset.choices') : null
+    if (!box || !freshBox) return
+    box.className = freshBox.className
+    ;['aria-invalid', 'aria-describedby'].forEach(function (name) {
+      if (fresh.hasAttribute(name)) input.setAttribute(name, fresh.getAttribute(name))
+      else input.removeAttribute(name)
+    })
+    var oldError = box.querySelector(':scope > .error')
+    var newError = freshBox.querySelector(':scope > .error')
+    if (oldError) oldError.remove()
+    if (newError) box.appendChild(document.importNode(newError, true))
+    // Values the server filled in (a pasted URL parsed into the fields); passwords never come back.
+    if (input.type === 'text' && fresh.value !== input.value && fresh.hasAttribute('value')) input.value = fresh.value
+  }
+
+  function applyResponse (form, html) {
+    var doc = new DOMParser().parseFromString(html, 'text/html')
+    var regions = form.querySelectorAll('[data-test-result]')
+    var freshRegions = doc.querySelectorAll('[data-test-result]')
+    regions.forEach(function (region, i) {
+      if (freshRegions[i]) region.replaceWith(document.importNode(freshRegions[i], true))
+    })
+    swapById(doc, document, 'form-error')
+    var freshError = doc.getElementById('form-error')
+    if (freshError && !document.getElementById('form-error')) form.parentNode.insertBefore(document.importNode(freshError, true), form)
+    form.querySelectorAll('input[id]').forEach(function (input) { syncField(doc, input) })
+    // Hidden fields (a CSRF token the server renewed) follow the returned page.
+    doc.querySelectorAll('#step-form input[type=hidden][name]').forEach(function (hidden) {
+      var mine = form.querySelector('input[type=hidden][name="' + hidden.name + '"]')
+      if (mine) mine.value = hidden.value
+    })
+    // Radios the server set (e.g. the TLS mode of a pasted URL).
+    doc.querySelectorAll('input[type=radio][checked]').forEach(function (radio) {
+      var mine = form.querySelector('input[type=radio][name="' + radio.name + '"][value="' + radio.value + '"]')
+      if (mine && !mine.checked) { mine.checked = true; mine.dispatchEvent(new Event('change', { bubbles: true })) }
+    })
+  }
+
+  document.addEventListener('click', function (event) {
+    var button = event.target instanceof Element ? event.target.closest('button[name=_action]') : null
+    if (!button || INLINE_ACTIONS.indexOf(button.value) === -1 || !button.form || !window.fetch) return
+    var form = button.form
+    if (!form.querySelector('[data-test-result]') && !document.querySelector('[data-test-result]')) return
+    event.preventDefault()
+    var body = new FormData(form)
+    body.set('_action', button.value)
+    var region = form.querySelector('[data-test-result]')
+    if (region) region.setAttribute('aria-busy', 'true')
+    button.disabled = true
+    fetch(form.action, {
+      method: 'POST',
+      body: new URLSearchParams(body),
+      credentials: 'same-origin',
+      headers: { 'X-Requested-With': 'fetch', Accept: 'text/html' }
+    }).then(function (res) {
+      // A redirect means the session ended (token gate): follow it as a page load would.
+      if (res.redirected) { window.location.assign(res.url); return null }
+      return res.text()
+    }).then(function (html) {
+      if (html !== null) applyResponse(form, html)
+    }).catch(function () {
+      // Network failure: fall back to the plain form submission.
+      form.requestSubmit(button)
+    }).finally(function () {
+      button.disabled = false
+      var current = form.querySelector('[data-test-result]')
+      if (current) current.removeAttribute('aria-busy')
+    })
+  })
+
+  function providerGroups () {
+    var form = document.getElementById('step-form')
+    if (!form || !form.querySelector('[data-provider-group]')) return
+    var server = form.querySelector('[data-provider-group=server]')
+    var ports = {}
+    try { ports = JSON.parse(server ? server.getAttribute('data-default-ports') || '{}' : '{}') } catch (e) {}
+    var defaults = Object.keys(ports).map(function (k) { return String(ports[k]) })
+    function update () {
+      var chosen = form.querySelector('input[name=provider]:checked')
+      var provider = chosen ? chosen.value : 'sqlite'
+      form.querySelectorAll('[data-provider-group]').forEach(function (group) {
+        var name = group.getAttribute('data-provider-group')
+        group.hidden = name === 'sqlite' ? provider !== 'sqlite' : provider === 'sqlite'
+      })
+      var port = form.querySelector('input[name=port]')
+      if (port && ports[provider] && (port.value === '' || defaults.indexOf(port.value) !== -1)) port.value = String(ports[provider])
+    }
+    form.addEventListener('change', function (event) {
+      if (event.target instanceof HTMLInputElement && event.target.name === 'provider') update()
+    })
+    update()
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', providerGroups)
+  else providerGroups()
+})()
