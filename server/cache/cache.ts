@@ -7,9 +7,23 @@ export interface Cache {
   delete(key: string): Promise<void>
   /** Returns the cached value, or computes, stores and returns it. */
   wrap<T>(key: string, ttlMs: number | undefined, compute: () => Promise<T>): Promise<T>
+  /**
+   * Counts hits in a fixed window that starts with the first hit (rate limits): returns the count
+   * including this hit and the time left in the window. Atomic across instances with Redis.
+   */
+  increment(key: string, windowMs: number): Promise<{ count: number, ttlMs: number }>
+  /** Reads a counter without counting: { count: 0, ttlMs: 0 } when absent or expired. */
+  counter(key: string): Promise<{ count: number, ttlMs: number }>
   /** A real round trip through the backend, for /health. Throws when the backend does not answer. */
   ping(): Promise<void>
   close(): Promise<void>
+}
+
+/** The cache did not answer (Redis away): pages that need it answer 503, never a crash. */
+export class CacheUnavailableError extends Error {
+  readonly code = 'AMORCE_CACHE_UNAVAILABLE'
+  readonly statusCode = 503
+  constructor (message: string, options?: { cause?: unknown }) { super(message, options) }
 }
 
 export abstract class BaseCache implements Cache {
@@ -26,11 +40,40 @@ export abstract class BaseCache implements Cache {
     return value
   }
 
+  // One in-process queue per key: enough for a single instance, which is all memory and a local
+  // directory can serve (Redis overrides this with an atomic script).
+  private readonly counting = new Map<string, Promise<unknown>>()
+
+  async increment (key: string, windowMs: number): Promise<{ count: number, ttlMs: number }> {
+    const previous = this.counting.get(key) ?? Promise.resolve()
+    const run = previous.catch(() => {}).then(async () => {
+      const now = Date.now()
+      const hit = await this.get<{ count: number, endsAt: number }>(key)
+      const counter = hit && hit.endsAt > now ? { count: hit.count + 1, endsAt: hit.endsAt } : { count: 1, endsAt: now + windowMs }
+      await this.set(key, counter, counter.endsAt - now)
+      return { count: counter.count, ttlMs: counter.endsAt - now }
+    })
+    this.counting.set(key, run)
+    try {
+      return await run
+    } finally {
+      if (this.counting.get(key) === run) this.counting.delete(key)
+    }
+  }
+
+  async counter (key: string): Promise<{ count: number, ttlMs: number }> {
+    const hit = await this.get<{ count: number, endsAt: number }>(key)
+    const now = Date.now()
+    return hit && hit.endsAt > now ? { count: hit.count, ttlMs: hit.endsAt - now } : { count: 0, ttlMs: 0 }
+  }
+
   async ping(): Promise<void> {
-    const key = `health:${process.pid}`
+    // A key of its own: instances sharing one Redis (and one pid number) must not read each other's.
+    const key = `health:${process.pid}:${Math.random().toString(36).slice(2)}`
     const stamp = Date.now()
     await this.set(key, stamp, 10_000)
     if (await this.get(key) !== stamp) throw new Error('cache round trip returned another value')
+    await this.delete(key)
   }
 
   async close(): Promise<void> {}

@@ -2,10 +2,11 @@
 import type { Cache } from './cache.ts'
 import { FilesystemCache } from './filesystem.ts'
 import { MemoryCache } from './memory.ts'
+import { RedisCache, type RedisCacheOptions } from './redis.ts'
 
 export type { Cache } from './cache.ts'
 
-export interface CacheOptions { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string }
+export interface CacheOptions { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string, redis?: RedisCacheOptions }
 
 export async function openCache (opts: CacheOptions): Promise<Cache> {
   switch (opts.backend) {
@@ -13,7 +14,10 @@ export async function openCache (opts: CacheOptions): Promise<Cache> {
     case 'filesystem':
       if (!opts.dir) throw new Error('CACHE_DIR is required for the filesystem cache')
       return new FilesystemCache(opts.dir)
+    case 'redis':
+      if (!opts.redisUrl) throw new Error('REDIS_URL is required for the redis cache')
+      return RedisCache.open(opts.redisUrl, opts.redis)
     default:
-      throw new Error(`cache backend not supported by this version: ${opts.backend}`)
+      throw new Error(`unknown cache backend: ${String(opts.backend)}`)
   }
 }

@@ -1,9 +1,13 @@
 // @fastify/session stores: one on the app's cache, and one that forwards to whichever store the
 // current mode uses, because the plugin takes its store once, at registration.
 import type { SessionStore } from '@fastify/session'
-import type { Cache } from './cache.ts'
+import { CacheUnavailableError, type Cache } from './cache.ts'
 
 type Callback = (err?: unknown) => void
+
+// The error that makes a page answer 503 "cache unavailable" instead of 500.
+const unavailable = (cb: (err: unknown) => void) => (err: unknown) => cb(new CacheUnavailableError('the session store cannot be reached', { cause: err }))
+
 // The plugin's own callback type names its Session class; sessions here are plain JSON.
 type GetCallback = (err: any, result?: any) => void
 
@@ -13,15 +17,15 @@ export class CacheSessionStore implements SessionStore {
 
   set (sid: string, session: any, cb: Callback): void {
     const expires = session?.cookie?.expires ? new Date(session.cookie.expires).getTime() - Date.now() : this.defaultTtlMs
-    this.cache.set(`sess:${sid}`, JSON.parse(JSON.stringify(session)), Math.max(1000, expires)).then(() => cb(), cb)
+    this.cache.set(`sess:${sid}`, JSON.parse(JSON.stringify(session)), Math.max(1000, expires)).then(() => cb(), unavailable(cb))
   }
 
   get (sid: string, cb: GetCallback): void {
-    this.cache.get(`sess:${sid}`).then(s => cb(null, s ?? null), err => cb(err))
+    this.cache.get(`sess:${sid}`).then(s => cb(null, s ?? null), unavailable(cb))
   }
 
   destroy (sid: string, cb: Callback): void {
-    this.cache.delete(`sess:${sid}`).then(() => cb(), cb)
+    this.cache.delete(`sess:${sid}`).then(() => cb(), unavailable(cb))
   }
 }
 

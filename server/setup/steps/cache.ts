@@ -1,14 +1,71 @@
-// Step 4: the cache backing sessions and rate limits: memory or a directory (Redis comes later).
-import { mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises'
+// Step 4: the cache backing sessions, rate limits and settings: Redis, a directory or memory.
+// On first entry Redis is probed and the best backend preselected, with the reason shown;
+// "Test" checks the chosen one for real. Several instances accept only Redis.
+import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { ActionOutcome, Input, Step, StepContext } from '../wizard.ts'
+import { DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
+import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
 
-export const BACKENDS = ['filesystem', 'memory'] as const
+export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
 type Backend = typeof BACKENDS[number]
 const MIN_CACHE_FREE = 50 * 1024 * 1024
+/** Detection runs while the page loads: kept short, a refused connection answers at once anyway. */
+const DETECT_TIMEOUT_MS = 1000
+
+export type CacheAnswer = NonNullable<WizardData['cache']>
 
 function defaultDir (ctx: StepContext): string {
   return path.join(ctx.config.dataDir, 'cache')
+}
+
+/** The database step records whether several instances will run; read defensively until it does. */
+function multipleInstances (ctx: StepContext): boolean {
+  return (ctx.data.database as { multipleInstances?: boolean } | undefined)?.multipleInstances === true
+}
+
+/** Where detection looks: REDIS_URL (environment or .env), else the local default. */
+function detectionUrl (ctx: StepContext): string {
+  return ctx.config.values.redisUrl ?? DEFAULT_REDIS_URL
+}
+
+/** The full URL (password included) for the .env; undefined unless the answer is Redis. */
+export function cacheRedisUrl (cache: CacheAnswer | undefined): string | undefined {
+  if (cache?.backend !== 'redis' || !cache.redisUrl) return undefined
+  return redisUrl({ ...parseRedisUrl(cache.redisUrl), password: cache.redisPassword })
+}
+
+/** The Redis address as shown in pages and the summary: never the password. */
+export function shownRedisUrl (cache: CacheAnswer | undefined): string {
+  if (!cache?.redisUrl) return ''
+  return redactRedisUrl({ ...parseRedisUrl(cache.redisUrl), password: cache.redisPassword })
+}
+
+/**
+ * mkdir -p, one level at a time: Node's `recursive: true` loops forever under some pseudo file
+ * systems (/proc), which would hang the page.
+ */
+async function makeDirs (dir: string): Promise<void> {
+  const missing: string[] = []
+  let at = dir
+  for (;;) {
+    try {
+      if (!(await stat(at)).isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      missing.unshift(at)
+      const parent = path.dirname(at)
+      if (parent === at) break
+      at = parent
+    }
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d, { mode: 0o700 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
 }
 
 /** Creates, writes, renames, reads back and deletes a file in the directory, then checks free space. */
@@ -16,7 +73,7 @@ export async function testCacheDir (dir: string): Promise<{ ok: true, free: numb
   const a = path.join(dir, `.amorce-probe-${process.pid}-a`)
   const b = path.join(dir, `.amorce-probe-${process.pid}-b`)
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await makeDirs(dir)
     await writeFile(a, 'probe', { mode: 0o600 })
     await rename(a, b)
     if (await readFile(b, 'utf8') !== 'probe') throw Object.assign(new Error('read back differs'), { code: 'EIO' })
@@ -32,28 +89,157 @@ export async function testCacheDir (dir: string): Promise<{ ok: true, free: numb
   return { ok: true, free }
 }
 
-async function test (input: Input): Promise<ActionOutcome & { backend?: Backend, dir?: string }> {
+/** The form's Redis fields for a target (never its password). */
+function redisFields (t: RedisTarget): Input {
+  return {
+    redisUrl: redisUrl({ ...t, password: undefined }),
+    redisHost: t.host,
+    redisPort: String(t.port),
+    redisDb: String(t.db),
+    redisTls: t.tls ? 'on' : '',
+    redisUsername: t.username ?? ''
+  }
+}
+
+/** Reads the Redis part of the form: a URL, or separate fields. Errors are per field. */
+function readRedisTarget (input: Input, stored: CacheAnswer | undefined, detected: string): { target?: RedisTarget, errors?: Errors, urlField: string } {
+  const mode = input.redisInput === 'fields' ? 'fields' : 'url'
+  const typed = input.redisPassword ?? ''
+  let target: RedisTarget
+  if (mode === 'url') {
+    const raw = (input.redisUrl ?? '').trim()
+    if (raw === '') return { errors: { redisUrl: { key: 'setup.cache.errors.redisUrlRequired' } }, urlField: 'redisUrl' }
+    try {
+      target = parseRedisUrl(raw)
+    } catch {
+      return { errors: { redisUrl: { key: 'setup.cache.errors.redisUrlInvalid' } }, urlField: 'redisUrl' }
+    }
+  } else {
+    const errors: Errors = {}
+    const host = (input.redisHost ?? '').trim()
+    if (host === '') errors.redisHost = { key: 'setup.cache.errors.redisHostRequired' }
+    else if (host.length > 253 || /[\s/?#@]/.test(host)) errors.redisHost = { key: 'setup.cache.errors.redisHostInvalid' }
+    const portText = (input.redisPort ?? '').trim() || '6379'
+    const port = Number(portText)
+    if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) errors.redisPort = { key: 'setup.cache.errors.redisPortInvalid' }
+    const dbText = (input.redisDb ?? '').trim() || '0'
+    if (!/^\d{1,5}$/.test(dbText)) errors.redisDb = { key: 'setup.cache.errors.redisDbInvalid' }
+    if (Object.keys(errors).length > 0) return { errors, urlField: 'redisHost' }
+    target = { host, port, db: Number(dbText), tls: input.redisTls === 'on' }
+    const user = (input.redisUsername ?? '').trim()
+    if (user) target.username = user
+  }
+  // A password typed now wins; one inside the URL comes next; blank keeps the one entered before.
+  if (typed !== '') target.password = typed
+  else if (target.password === undefined && stored?.redisPassword) target.password = stored.redisPassword
+  else if (target.password === undefined) {
+    // REDIS_URL given to the server with a password: the form shows it without, so reuse it.
+    try {
+      const env = parseRedisUrl(detected)
+      if (env.password && env.host === target.host && env.port === target.port) target.password = env.password
+    } catch { /* not a usable URL: nothing to reuse */ }
+  }
+  return { target, urlField: mode === 'url' ? 'redisUrl' : 'redisHost' }
+}
+
+function withoutPassword (raw: string): string {
+  try {
+    const t = parseRedisUrl(raw)
+    return t.password ? redisUrl({ ...t, password: undefined }) : raw
+  } catch {
+    // Not a URL we read: drop anything that looks like credentials before echoing it.
+    return raw.replace(/\/\/[^@/]*@/, '//')
+  }
+}
+
+/** Which field a Redis failure belongs to, so the message sits next to what must change. */
+function failureField (reason: string, urlField: string): string {
+  if (reason === 'authRequired' || reason === 'wrongPassword') return 'redisPassword'
+  if (reason === 'dbOutOfRange' && urlField === 'redisHost') return 'redisDb'
+  return urlField
+}
+
+function redisOutcome (r: RedisProbeResult, urlField: string): ActionOutcome {
+  if (!r.ok) {
+    const where = r.target ? redactRedisUrl(r.target) : ''
+    return { errors: { [failureField(r.reason, urlField)]: { key: `setup.cache.errors.redis.${r.reason}`, params: { url: where, detail: r.detail, db: r.target?.db ?? 0 } } } }
+  }
+  const warnings = []
+  if (r.evictionRisk) warnings.push({ key: r.maxmemory ? 'setup.cache.warnings.eviction' : 'setup.cache.warnings.evictionNoLimit', params: { policy: r.maxmemoryPolicy } })
+  if (r.passwordIgnored) warnings.push({ key: 'setup.cache.warnings.passwordIgnored' })
+  return { view: { test: { ok: true, key: 'setup.cache.testResult.redis', params: { version: r.version, url: redactRedisUrl(r.target), latency: r.latencyMs } }, warnings } }
+}
+
+async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { answer?: CacheAnswer }> {
   const backend = input.backend as Backend
   if (!BACKENDS.includes(backend)) return { errors: { backend: { key: 'setup.cache.errors.backend' } } }
-  if (backend === 'memory') return { backend, view: { test: { ok: true, key: 'setup.cache.testResult.memory' } } }
-  const raw = (input.dir ?? '').trim()
-  if (raw === '') return { errors: { dir: { key: 'setup.cache.errors.dirRequired' } } }
-  if (raw.length > 1024 || raw.includes('\0')) return { errors: { dir: { key: 'setup.cache.errors.dirInvalid' } } }
-  const dir = path.resolve(raw)
-  const r = await testCacheDir(dir)
-  if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
-  return { backend, dir, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: (r.free / 1024 ** 3).toFixed(1) } } } }
+  if (backend !== 'redis' && multipleInstances(ctx)) return { errors: { backend: { key: 'setup.cache.errors.redisRequired' } } }
+  if (backend === 'memory') {
+    return { answer: { backend }, view: { test: { ok: true, key: 'setup.cache.testResult.memory' }, warnings: [{ key: 'setup.cache.warnings.memory' }] } }
+  }
+  if (backend === 'filesystem') {
+    const raw = (input.dir ?? '').trim()
+    if (raw === '') return { errors: { dir: { key: 'setup.cache.errors.dirRequired' } } }
+    if (raw.length > 1024 || raw.includes('\0')) return { errors: { dir: { key: 'setup.cache.errors.dirInvalid' } } }
+    const dir = path.resolve(raw)
+    const r = await testCacheDir(dir)
+    if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
+    return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: (r.free / 1024 ** 3).toFixed(1) } } } }
+  }
+  const read = readRedisTarget(input, ctx.data.cache, detectionUrl(ctx))
+  if (!read.target) return { errors: read.errors }
+  // Remembered for Next: the password field comes back empty (and the URL without it), and blank means "keep it".
+  const password = read.target.password
+  if (password && password !== ctx.data.cache?.redisPassword) ctx.data.cache = { ...(ctx.data.cache ?? { backend: 'redis' }), redisPassword: password }
+  const r = await probeRedis(read.target)
+  // The URL and the separate fields show the same connection afterwards, whichever was typed.
+  const outcome = redisOutcome(r, read.urlField)
+  outcome.view = { ...outcome.view, redisFields: redisFields(read.target) }
+  if (!r.ok) return outcome
+  // A password the server does not use is dropped rather than written to the .env.
+  return { ...outcome, answer: { backend: 'redis', redisUrl: redisUrl({ ...read.target, password: undefined }), redisPassword: r.passwordIgnored ? undefined : password } }
 }
 
 export const cacheStep: Step = {
   id: 'cache',
-  values: ctx => ({ backend: ctx.data.cache?.backend ?? 'filesystem', dir: ctx.data.cache?.dir ?? defaultDir(ctx) }),
-  async view () { return { backends: BACKENDS } },
+  secretFields: ['redisPassword'],
+  values: ctx => {
+    const c = ctx.data.cache
+    const accepted = ctx.data.done.includes('cache') && c ? c : undefined
+    let target: RedisTarget
+    try { target = parseRedisUrl(accepted?.redisUrl ?? detectionUrl(ctx)) } catch { target = parseRedisUrl(DEFAULT_REDIS_URL) }
+    return {
+      // Empty until answered: the page then detects Redis and preselects (see view).
+      backend: accepted?.backend ?? '',
+      dir: accepted?.dir ?? defaultDir(ctx),
+      redisInput: 'url',
+      ...redisFields(target)
+    }
+  },
+  async view (ctx, values) {
+    const view: StepView = {
+      backends: BACKENDS,
+      multipleInstances: multipleInstances(ctx),
+      hasPassword: Boolean(ctx.data.cache?.redisPassword),
+      // What was typed in the URL field, shown again without a password it may hold.
+      redisUrlShown: withoutPassword(values.redisUrl ?? '')
+    }
+    if (!values.backend) {
+      const url = detectionUrl(ctx)
+      const r = await probeRedis(url, DETECT_TIMEOUT_MS)
+      const backend: Backend = r.ok || multipleInstances(ctx) ? 'redis' : 'filesystem'
+      view.preselected = backend
+      view.detection = r.ok
+        ? { key: 'setup.cache.detection.found', params: { version: r.version, url: redactRedisUrl(r.target) } }
+        : { key: multipleInstances(ctx) ? 'setup.cache.detection.notFoundMulti' : 'setup.cache.detection.notFound', params: { url: r.target ? redactRedisUrl(r.target) : url, cause: ctx.t(`setup.cache.causes.${r.reason}`) } }
+    }
+    return view
+  },
   actions: { test },
   async submit (input, ctx) {
-    const r = await test(input)
-    if (r.errors || !r.backend) return r
-    ctx.data.cache = r.backend === 'filesystem' ? { backend: 'filesystem', dir: r.dir } : { backend: 'memory' }
+    const r = await test(input, ctx)
+    if (r.errors || !r.answer) return r
+    ctx.data.cache = r.answer
     return {}
   }
 }

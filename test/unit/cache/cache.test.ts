@@ -6,12 +6,32 @@ import path from 'node:path'
 import type { Cache } from '../../../server/cache/cache.ts'
 import { FilesystemCache } from '../../../server/cache/filesystem.ts'
 import { MemoryCache } from '../../../server/cache/memory.ts'
+import { Redis } from 'ioredis'
+import { RedisCache } from '../../../server/cache/redis.ts'
 import { CacheSessionStore } from '../../../server/cache/session-store.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { deleteByPrefix, requireRedis, SHARED_REDIS_URL } from '../../helpers/redis.ts'
 
-const backends: Array<[string, (t: import('node:test').TestContext) => Promise<Cache>]> = [
+type Make = (t: import('node:test').TestContext) => Promise<Cache | undefined>
+
+/** Redis: the shared server, database 0, under a prefix of the test's own, removed afterwards. */
+const redis: Make = async t => {
+  if (!await requireRedis(t)) return undefined
+  const prefix = `amorce-test:${process.pid}:${Math.random().toString(36).slice(2)}:`
+  const cache = await RedisCache.open(`${SHARED_REDIS_URL}/0`, { prefix })
+  t.after(async () => {
+    // Its own connection: the test may have closed the cache's already.
+    const cleaner = new Redis(`${SHARED_REDIS_URL}/0`)
+    try { await deleteByPrefix(cleaner, prefix) } finally { cleaner.disconnect() }
+    await cache.close()
+  })
+  return cache
+}
+
+const backends: Array<[string, Make]> = [
   ['memory', async () => new MemoryCache()],
-  ['filesystem', async t => new FilesystemCache(path.join(await tempDir(t), 'cache'), 0)]
+  ['filesystem', async t => new FilesystemCache(path.join(await tempDir(t), 'cache'), 0)],
+  ['redis', redis]
 ]
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
@@ -19,6 +39,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 for (const [name, make] of backends) {
   test(`${name}: set, get, delete; values are copies, not shared objects`, async t => {
     const cache = await make(t)
+    if (!cache) return
     t.after(() => cache.close())
     assert.equal(await cache.get('missing'), undefined)
     const value = { a: 1, list: ['é', '日本'], nested: { ok: true } }
@@ -35,12 +56,14 @@ for (const [name, make] of backends) {
 
   test(`${name}: entries expire after their TTL`, async t => {
     const cache = await make(t)
+    if (!cache) return
     t.after(() => cache.close())
-    await cache.set('short', 1, 30)
+    // Wide margins: the suite runs in parallel with others on a busy machine.
+    await cache.set('short', 1, 400)
     await cache.set('long', 2, 60_000)
     await cache.set('forever', 3)
     assert.equal(await cache.get('short'), 1)
-    await sleep(60)
+    await sleep(450)
     assert.equal(await cache.get('short'), undefined)
     assert.equal(await cache.get('long'), 2)
     assert.equal(await cache.get('forever'), 3)
@@ -48,6 +71,7 @@ for (const [name, make] of backends) {
 
   test(`${name}: wrap computes once, then serves the cached value`, async t => {
     const cache = await make(t)
+    if (!cache) return
     t.after(() => cache.close())
     let calls = 0
     const compute = async () => { calls++; return { n: 42 } }
@@ -58,12 +82,33 @@ for (const [name, make] of backends) {
 
   test(`${name}: ping makes a real round trip`, async t => {
     const cache = await make(t)
+    if (!cache) return
     t.after(() => cache.close())
     await cache.ping()
   })
 
+  test(`${name}: increment counts in a fixed window; counter reads without counting`, async t => {
+    const cache = await make(t)
+    if (!cache) return
+    t.after(() => cache.close())
+    assert.deepEqual(await cache.counter('c'), { count: 0, ttlMs: 0 })
+    const first = await cache.increment('c', 1000)
+    assert.equal(first.count, 1)
+    assert.ok(first.ttlMs > 0 && first.ttlMs <= 1000, `ttl ${first.ttlMs}`)
+    const counts = await Promise.all(Array.from({ length: 9 }, () => cache.increment('c', 1000)))
+    assert.deepEqual(counts.map(c => c.count).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9, 10], 'concurrent hits are all counted once')
+    const read = await cache.counter('c')
+    assert.equal(read.count, 10)
+    assert.ok(read.ttlMs <= first.ttlMs, 'the window does not restart with later hits')
+    assert.equal((await cache.counter('c')).count, 10, 'reading does not count')
+    await sleep(1050)
+    assert.deepEqual(await cache.counter('c'), { count: 0, ttlMs: 0 })
+    assert.equal((await cache.increment('c', 1000)).count, 1, 'a new window starts')
+  })
+
   test(`${name}: sessions round-trip through the session store`, async t => {
     const cache = await make(t)
+    if (!cache) return
     t.after(() => cache.close())
     const store = new CacheSessionStore(cache)
     const session = { userId: 7, cookie: { expires: new Date(Date.now() + 60_000).toISOString() } }

@@ -1,0 +1,88 @@
+// The replay with a Redis cache: a fresh server, the wizard walked in headless Chromium with
+// "cache": { "backend": "redis", "url": … }, ending signed in with the session held in Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { Redis } from 'ioredis'
+import { tempDir } from '../helpers/tmp.ts'
+import { chromiumPath } from '../helpers/services.ts'
+import { deleteByPrefix, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../helpers/redis.ts'
+import { repoRoot, startServer, TSX } from '../helpers/server.ts'
+
+const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
+// A database index of its own on the shared Redis, emptied of our keys afterwards.
+const REDIS_URL = `${SHARED_REDIS_URL}/3`
+
+function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
+  return new Promise(resolve => {
+    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', d => { out += d })
+    child.stderr.on('data', d => { out += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
+  })
+}
+
+test('replay with a Redis cache: installed, .env names Redis, the session lives in Redis', { timeout: 300_000 }, async t => {
+  const browser = chromiumPath(t)
+  if (!browser) return
+  if (!await requireRedis(t)) return
+  const redis = new Redis(REDIS_URL)
+  t.after(async () => { await deleteByPrefix(redis, 'amorce:'); redis.disconnect() })
+  await deleteByPrefix(redis, 'amorce:')
+
+  const dir = await tempDir(t)
+  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
+  const server = await startServer(t, env, dir)
+  const answers = path.join(dir, 'answers.json')
+  await writeFile(answers, JSON.stringify({
+    version: 1,
+    language: 'en',
+    database: { provider: 'sqlite', file: 'data/app.db' },
+    cache: { backend: 'redis', url: REDIS_URL },
+    restore: null,
+    admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
+  }))
+  const started = performance.now()
+  const run = await runReplay([answers, '--url', server.url], { ...env, ADMIN_PASSWORD: PASSWORD }, dir)
+  assert.equal(run.code, 0, run.out)
+  console.log(`# replay with Redis: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  assert.match(run.out, /✓ cache\s+\d+\.\d+ s/)
+
+  const dotenv = await readFile(path.join(dir, '.env'), 'utf8')
+  assert.match(dotenv, /^CACHE_BACKEND=redis$/m)
+  assert.match(dotenv, new RegExp(`^REDIS_URL=${REDIS_URL.replace(/[/.]/g, '\\$&')}$`, 'm'))
+  assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', db: 'ok', cache: 'ok' })
+  // The signed-in session of the replay is a key in Redis.
+  const sessions = await redis.keys('amorce:sess:*')
+  assert.ok(sessions.length >= 1, 'a session is stored in Redis')
+})
+
+test('replay with a password-protected Redis: the password comes from the environment and shows nowhere', { timeout: 300_000 }, async t => {
+  const browser = chromiumPath(t)
+  if (!browser) return
+  if (!await requireRedisServerBinary(t)) return
+  const secret = 'Redis-P@ss:w0rd/7'
+  const redis = await startPrivateRedis(t, ['--requirepass', secret])
+  const dir = await tempDir(t)
+  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
+  const server = await startServer(t, env, dir)
+  const answers = path.join(dir, 'answers.json')
+  await writeFile(answers, JSON.stringify({
+    version: 1,
+    language: 'fr',
+    database: { provider: 'sqlite', file: 'data/app.db' },
+    cache: { backend: 'redis', url: `${redis.url}/0`, password: '${REDIS_PASSWORD}' },
+    restore: null,
+    admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
+  }))
+  const run = await runReplay([answers, '--url', server.url], { ...env, ADMIN_PASSWORD: PASSWORD, REDIS_PASSWORD: secret }, dir)
+  assert.equal(run.code, 0, run.out)
+  assert.ok(!run.out.includes(secret) && !server.output().includes(secret), 'the Redis password is never printed nor logged')
+  const dotenv = await readFile(path.join(dir, '.env'), 'utf8')
+  assert.match(dotenv, new RegExp(`^REDIS_URL=.*:${encodeURIComponent(secret).replace(/[%.]/g, '\\$&')}@127\\.0\\.0\\.1:${redis.port}/0`, 'm'), 'percent-encoded in the .env')
+  assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', db: 'ok', cache: 'ok' })
+})
