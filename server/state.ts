@@ -10,6 +10,8 @@ export interface SetupState {
   token: string
   /** null when DATA_DIR cannot be written: the token is then only printed */
   tokenFile: string | null
+  /** epoch ms after which the token is refused; a restart then makes a new one */
+  tokenExpiresAt: number
   /** Generated at setup start, used for the wizard's cookies and written to .env at finalize. */
   sessionSecret: string
 }

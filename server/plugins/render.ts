@@ -28,6 +28,8 @@ export default fp(async function render (app, opts: { production: boolean }) {
       base: app.amorce.config.basePath,
       mode: app.amorce.mode,
       path: req.url.split('?')[0],
+      /** the CSRF token for this page's forms; a function, so pages without a form start no session */
+      csrf: () => reply.generateCsrf(),
       /** a date as the reader's language writes it */
       date: (value: string | Date) => value ? new Intl.DateTimeFormat(req.lang, { dateStyle: 'long', timeStyle: 'short' }).format(new Date(value)) : '',
       ...model

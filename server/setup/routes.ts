@@ -1,10 +1,15 @@
-// Setup mode's HTTP surface: the token gate, GET/POST /setup/:step for every step, and the
-// streamed install. Every route checks the mode on every request: once installed, all answer 404.
+// Setup mode's HTTP surface: the token gate, GET/POST /setup/:step for every step, the streamed
+// install, the resume page after a crash and the hand-placed `.env`. Every route checks the mode
+// on every request (once installed, all answer 404) and the token, bound to the session.
+import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isLanguage } from '../i18n.ts'
-import { currentFinalize, startFinalize, STAGES, type FinalizeDeps, type StageEvent } from './finalize.ts'
-import { tokenMatches } from './token.ts'
+import {
+  answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, STAGES,
+  type FinalizeDeps, type FinalizeJob, type StageEvent
+} from './finalize.ts'
+import { FailureLimiter, tokenMatches } from './token.ts'
 import {
   findStep, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper,
   type Errors, type Input, type Step, type StepContext, type WizardData
@@ -45,18 +50,50 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     if (app.amorce.mode !== 'setup') return reply.callNotFound()
   })
 
-  // The token gate: `?token=` is accepted once, then dropped from the address.
+  // Wrong tokens per client address; past the limit every attempt is refused unchecked.
+  const failures = new FailureLimiter()
+
+  /**
+   * One attempt at the token. Answers the refusal itself and returns false, or returns true once
+   * the session is trusted (with a new id, so an id planted before the token was entered is worthless).
+   */
+  async function enterToken (req: FastifyRequest, reply: FastifyReply, given: string | undefined, wrongStatus: number): Promise<boolean> {
+    const setup = app.amorce.setup!
+    if (Date.now() >= setup.tokenExpiresAt) {
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.expired' } }, 403)
+      return false
+    }
+    const wait = failures.retryAfter(req.ip)
+    if (wait > 0) {
+      await reply.header('retry-after', String(wait)).page('setup/token', { error: { key: 'setup.token.errors.tooMany', params: { seconds: wait } } }, 429)
+      return false
+    }
+    if (!given) {
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.required' } }, 422)
+      return false
+    }
+    if (!tokenMatches(given, setup.token)) {
+      failures.fail(req.ip)
+      req.log.warn({ ip: req.ip }, 'wrong setup token')
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.invalid' } }, wrongStatus)
+      return false
+    }
+    await req.session.regenerate()
+    req.session.setupAuthorized = true
+    return true
+  }
+
+  // The token gate, on every route of this plugin (pages, posts, actions, streams, downloads).
+  // `?token=` is accepted once, then dropped from the address.
   app.addHook('preHandler', async (req, reply) => {
     const query = req.query as Record<string, unknown>
-    if (typeof query.token === 'string') {
-      if (tokenMatches(query.token, app.amorce.setup!.token)) {
-        req.session.setupAuthorized = true
-        const params = new URLSearchParams(query as Record<string, string>)
-        params.delete('token')
-        const rest = params.toString()
-        return reply.redirect(req.url.split('?')[0] + (rest ? `?${rest}` : ''), 303)
-      }
-      return reply.page('setup/token', { error: { key: 'setup.token.errors.invalid' } }, 403)
+    if (query.token !== undefined) {
+      const given = [query.token].flat().find(v => typeof v === 'string') as string | undefined
+      if (!req.session.setupAuthorized && !await enterToken(req, reply, given, 403)) return reply
+      const params = new URLSearchParams()
+      for (const [k, v] of Object.entries(query)) if (k !== 'token' && typeof v === 'string') params.set(k, v)
+      const rest = params.toString()
+      return reply.redirect(req.url.split('?')[0] + (rest ? `?${rest}` : ''), 303)
     }
     if (req.session.setupAuthorized || req.routeOptions.url === url('/token')) return
     if (req.method === 'GET') return reply.redirect(url('/token'), 303)
@@ -65,26 +102,81 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
 
   app.get('/token', async (req, reply) => {
     if (req.session.setupAuthorized) return reply.redirect(url(''), 303)
-    return reply.page('setup/token', {})
+    const expired = Date.now() >= app.amorce.setup!.tokenExpiresAt
+    return reply.page('setup/token', expired ? { error: { key: 'setup.token.errors.expired' } } : {}, expired ? 403 : 200)
   })
 
   app.post('/token', async (req, reply) => {
+    // Already trusted (another tab): nothing to check, and the wizard's answers must not be reset.
+    if (req.session.setupAuthorized) return reply.redirect(url(''), 303)
     const input = formInput(req.body)
-    if (!tokenMatches(input.token, app.amorce.setup!.token)) {
-      req.log.warn({ ip: req.ip }, 'wrong setup token')
-      return reply.page('setup/token', { error: { key: input.token ? 'setup.token.errors.invalid' : 'setup.token.errors.required' } }, 422)
-    }
-    // A new session id once trusted, so an id planted before the token was entered is worthless.
-    await req.session.regenerate()
-    req.session.setupAuthorized = true
+    if (!await enterToken(req, reply, input.token, 422)) return reply
     return reply.redirect(url(''), 303)
   })
 
-  app.get('/', async (req, reply) => reply.redirect(url(`/${firstIncompleteStep(wizard(req)).id}`), 303))
+  /** An interrupted install (journal left by a crash) comes first, unless this session has answers. */
+  async function interrupted (req: FastifyRequest): Promise<boolean> {
+    if (currentFinalize()?.active || (req.session.wizard?.done.length ?? 0) > 0) return false
+    return (await readJournal(app.amorce.config.dataDir)) !== null
+  }
+
+  app.get('/', async (req, reply) => {
+    if (await interrupted(req)) return reply.redirect(url('/resume'), 303)
+    return reply.redirect(url(`/${firstIncompleteStep(wizard(req)).id}`), 303)
+  })
+
+  // After a restart: where the install stopped, and the way on (resume, or back to the summary).
+  app.get('/resume', async (req, reply) => {
+    const journal = await readJournal(app.amorce.config.dataDir)
+    if (!journal) return reply.redirect(url(''), 303)
+    if (currentFinalize()?.active) return reply.redirect(url('/install'), 303)
+    const data = await answersFromJournal(journal, app.amorce.config.envFile)
+    return reply.page('setup/resume', {
+      stages: STAGES.map(id => ({ id, done: Boolean(journal.stages[id]), at: journal.stages[id] ?? '' })),
+      failed: journal.failed ?? null,
+      startedAt: journal.startedAt,
+      resumable: answersComplete(data)
+    })
+  })
+
+  app.post('/resume', async (req, reply) => {
+    const journal = await readJournal(app.amorce.config.dataDir)
+    if (!journal) return reply.redirect(url(''), 303)
+    const data = await answersFromJournal(journal, app.amorce.config.envFile)
+    req.session.wizard = data
+    if (formInput(req.body)._action === 'resume' && answersComplete(data)) return streamInstall(req, reply, data)
+    return reply.redirect(url(`/${firstIncompleteStep(data).id}`), 303)
+  })
+
+  // The running (or last) install, for another tab, a reload, or after placing the `.env`.
+  app.get('/install', async (req, reply) => {
+    const job = currentFinalize()
+    if (!job) return reply.redirect(url(''), 303)
+    return streamInstall(req, reply, null)
+  })
+
+  // The `.env` the wizard could not write, as a download (token holders only, like every route here).
+  app.get('/install/env', async (_req, reply) => {
+    const placement = currentFinalize()?.envPlacement
+    if (!placement) return reply.callNotFound()
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-disposition', `attachment; filename="${path.basename(placement.file).replace(/[^\w.-]/g, '_') || '.env'}"`)
+      .send(placement.content)
+  })
+
+  // "I have placed it": the file is checked against what was generated before the install goes on.
+  app.post('/install/env', async (req, reply) => {
+    const job = currentFinalize()
+    if (!job?.envPlacement) return reply.redirect(url(job ? '/install' : ''), 303)
+    const problem = await job.confirmPlacement()
+    if (problem) return streamInstall(req, reply, null, problem)
+    return streamInstall(req, reply, null)
+  })
 
   app.get<{ Params: { step: string } }>('/:step', async (req, reply) => {
     const step = findStep(req.params.step)
     if (!step) return reply.callNotFound()
+    if (await interrupted(req)) return reply.redirect(url('/resume'), 303)
     const data = wizard(req)
     if (!isReachable(step.id, data)) return reply.redirect(url(`/${firstIncompleteStep(data).id}`), 303)
     const ctx = context(req, data)
@@ -116,6 +208,8 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     const ctx = context(req, data)
     const shown = visibleValues(step, { ...step.values(ctx), ...input })
     if (step.id === 'finalize' && action === 'install') {
+      // Another tab or session already installing: follow it, whatever this session answered.
+      if (currentFinalize()?.active) return streamInstall(req, reply, null)
       const check = await step.submit(input, ctx)
       if (check.errors) return renderStep(reply, step, ctx, shown, check.errors, check.view ?? {}, 422)
       return streamInstall(req, reply, data)
@@ -165,9 +259,14 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     }, status)
   }
 
-  /** The install page is streamed: each stage is written as it completes, so it works without JS. */
-  async function streamInstall (req: FastifyRequest, reply: FastifyReply, data: WizardData) {
-    const job = currentFinalize()?.state === 'running' ? currentFinalize()! : startFinalize({ app, data: structuredClone(data), ...opts })
+  /**
+   * The install page is streamed: each stage is written as it completes, so it works without JS.
+   * With `data`, starts the install unless one is running (then follows it); without, follows the current one.
+   */
+  async function streamInstall (req: FastifyRequest, reply: FastifyReply, data: WizardData | null, placementError?: { key: string, params?: Record<string, unknown> }) {
+    const running = currentFinalize()
+    const job: FinalizeJob = running?.active || !data ? running! : startFinalize({ app, data: structuredClone(data), ...opts })
+    const csrf = reply.generateCsrf()
     const page = await reply.renderPage('setup/install', { stages: STAGES })
     const [head, tail] = page.split('<!--STAGES-->')
     const stream = new PassThrough()
@@ -182,8 +281,25 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     stream.write(head)
     for (const e of job.events) stream.write(line(e))
     const onEvent = (e: StageEvent) => stream.write(line(e))
+    // The `.env` could not be written: show it, with a download and an "I have placed it" check.
+    const placement = () => {
+      const p = job.envPlacement!
+      return `</ol><section class="env-fallback" aria-labelledby="env-fallback-h"><h2 id="env-fallback-h">${escapeHtml(t('setup.finalize.envFallback.title'))}</h2>` +
+        `<p>${escapeHtml(t('setup.finalize.envFallback.intro', { file: p.file }))}</p>` +
+        (placementError ? `<div class="alert alert-error" role="alert">${escapeHtml(t(placementError.key, placementError.params ?? {}))}</div>` : '') +
+        `<pre class="env-content" data-env-content>${escapeHtml(p.content)}</pre>` +
+        `<p><a class="button" href="${escapeHtml(url('/install/env'))}" download>${escapeHtml(t('setup.finalize.envFallback.download'))}</a></p>` +
+        `<form method="post" action="${escapeHtml(url('/install/env'))}"><input type="hidden" name="_csrf" value="${escapeHtml(csrf)}">` +
+        `<p class="hint">${escapeHtml(t('setup.finalize.envFallback.hint'))}</p>` +
+        `<button type="submit" class="button primary">${escapeHtml(t('setup.finalize.envFallback.placed'))}</button></form></section>`
+    }
     const finish = () => {
       job.off('event', onEvent)
+      job.off('waiting', onWaiting)
+      if (job.state === 'waiting') {
+        stream.end(placement() + tail.replace(/^\s*<\/ol>/, ''))
+        return
+      }
       const end = job.state === 'succeeded'
         ? { key: 'setup.finalize.done', cls: 'done' }
         : { key: job.error?.key ?? 'setup.finalize.errors.unexpected', cls: 'failed', params: job.error?.params }
@@ -195,10 +311,12 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       }
       stream.end('</div>' + tail.replace(/^\s*<\/ol>/, ''))
     }
-    if (job.state !== 'running') finish()
+    const onWaiting = () => { job.off('end', finish); finish() }
+    if (!job.active || job.state === 'waiting') finish()
     else {
       job.on('event', onEvent)
       job.once('end', finish)
+      job.once('waiting', onWaiting)
     }
     // Proxies (nginx) must pass each stage on as it comes.
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(stream)

@@ -22,10 +22,40 @@ export async function build (t: TestContext, opts: { dir?: string, env?: NodeJS.
   return { app, dir, env }
 }
 
-/** A browser-like client: remembers cookies, sends forms. */
+/** The `_csrf` value of the last form in a page, if any. */
+export function csrfOf (html: string): string | undefined {
+  const all = [...html.matchAll(/name="_csrf" value="([^"]+)"/g)]
+  return all.at(-1)?.[1]
+}
+
+/**
+ * A browser-like client: remembers cookies, sends forms. Like a browser, it sends back the CSRF
+ * token of the last page it saw; when it has none for its current session (first post, or the
+ * session was regenerated), it first opens the form's own address to get one.
+ */
 export class Client {
   private readonly cookies = new Map<string, string>()
+  /** the last CSRF token seen, with the session cookie it belongs to */
+  private csrf?: { token: string, session: string | undefined }
   constructor (private readonly app: FastifyInstance, private readonly headers: Record<string, string> = {}) {}
+
+  /** The CSRF token this client would send now (undefined when it must fetch one). */
+  csrfToken (): string | undefined {
+    return this.csrf && this.csrf.session === this.cookies.get('amorce.sid') ? this.csrf.token : undefined
+  }
+
+  /** Opens pages (following redirects) until one carries a CSRF token. */
+  async fetchCsrf (url: string): Promise<string | undefined> {
+    for (const start of [url.split('?')[0], '/setup/token', '/login']) {
+      let next: string | undefined = start
+      for (let hops = 0; next && hops < 6; hops++) {
+        const res = await this.get(next)
+        if (this.csrfToken()) return this.csrfToken()
+        next = res.statusCode >= 300 && res.statusCode < 400 ? String(res.headers.location) : undefined
+      }
+    }
+    return undefined
+  }
 
   /** The Cookie header this client sends now. */
   cookieHeader (): string {
@@ -39,13 +69,22 @@ export class Client {
       if (c.maxAge === 0 || (c.expires && c.expires.getTime() < Date.now())) this.cookies.delete(c.name)
       else this.cookies.set(c.name, c.value)
     }
+    const token = String(res.headers['content-type'] ?? '').startsWith('text/html') ? csrfOf(res.body) : undefined
+    if (token) this.csrf = { token, session: this.cookies.get('amorce.sid') }
     return res
   }
 
   get (url: string, headers: Record<string, string> = {}) { return this.request({ method: 'GET', url, headers }) }
 
-  post (url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-    return this.request({ method: 'POST', url, payload: new URLSearchParams(form).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } })
+  /** Posts a form with this session's CSRF token added (unless the form sets `_csrf` itself). */
+  async post (url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+    const withCsrf = '_csrf' in form ? form : { ...form, _csrf: this.csrfToken() ?? await this.fetchCsrf(url) ?? '' }
+    return this.postRaw(url, new URLSearchParams(withCsrf).toString(), headers)
+  }
+
+  /** Posts a body exactly as given: no CSRF token added. */
+  postRaw (url: string, payload: string, headers: Record<string, string> = {}) {
+    return this.request({ method: 'POST', url, payload, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } })
   }
 }
 
