@@ -1,17 +1,46 @@
 // Step 6: the first administrator. The password is checked for strength, hashed at once (argon2id)
-// and only the hash is kept in the wizard's session.
+// and only the hash is kept in the wizard's session. After a backup restore, the restored
+// administrator accounts can be kept instead (they sign in with their old passwords).
 import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH } from '../../auth/password.ts'
-import type { Errors, Step } from '../wizard.ts'
+import type { Errors, Step, WizardData } from '../wizard.ts'
 
 export const USERNAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]{2,31}$/u
 export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/u
+export const ACCOUNT_CHOICES = ['keep', 'new'] as const
+
+/** The administrator accounts the confirmed backup will restore (all of them, for the conflict check). */
+export function restoredAccounts (data: WizardData): Array<{ username: string, email: string }> {
+  const restore = data.restore
+  if (!restore || restore.mode === 'fresh' || !restore.confirmed) return []
+  return restore.summary.accounts ?? restore.summary.admins.map(username => ({ username, email: '' }))
+}
+
+/** Usernames of the administrators the confirmed backup will restore; empty without a restore. */
+export function restoredAdmins (data: WizardData): string[] {
+  const restore = data.restore
+  return restore && restore.mode !== 'fresh' && restore.confirmed ? restore.summary.admins : []
+}
 
 export const adminStep: Step = {
   id: 'admin',
   secretFields: ['password', 'confirm'],
-  values: ctx => ({ username: ctx.data.admin?.username ?? 'admin', email: ctx.data.admin?.email ?? '' }),
-  async view (ctx) { return { hasPassword: Boolean(ctx.data.admin?.passwordHash) } },
+  values: ctx => ({
+    accounts: ctx.data.admin?.keepRestored || (ctx.data.admin === undefined && restoredAdmins(ctx.data).length > 0) ? 'keep' : 'new',
+    username: ctx.data.admin?.username || 'admin',
+    email: ctx.data.admin?.email ?? ''
+  }),
+  async view (ctx) {
+    return { hasPassword: Boolean(ctx.data.admin?.passwordHash), restoredAdmins: restoredAdmins(ctx.data), accountChoices: ACCOUNT_CHOICES }
+  },
   async submit (input, ctx) {
+    const restored = restoredAdmins(ctx.data)
+    if (restored.length > 0) {
+      if (!(ACCOUNT_CHOICES as readonly string[]).includes(input.accounts)) return { errors: { accounts: { key: 'setup.admin.errors.accounts' } } }
+      if (input.accounts === 'keep') {
+        ctx.data.admin = { username: '', email: '', passwordHash: '', keepRestored: true }
+        return {}
+      }
+    }
     const username = (input.username ?? '').trim().normalize('NFC')
     const email = (input.email ?? '').trim().normalize('NFC')
     const password = input.password ?? ''
@@ -20,6 +49,12 @@ export const adminStep: Step = {
 
     if (!USERNAME_PATTERN.test(username)) errors.username = { key: 'setup.admin.errors.username' }
     if (email.length > 254 || !EMAIL_PATTERN.test(email)) errors.email = { key: 'setup.admin.errors.email' }
+    // A new administrator beside restored ones: both columns are unique, and silently taking over a restored
+    // account would be a surprise. Compared without case, as MySQL's collation does.
+    const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0
+    const accounts = restoredAccounts(ctx.data)
+    if (!errors.username && accounts.some(a => same(a.username, username))) errors.username = { key: 'setup.admin.errors.usernameRestored', params: { username } }
+    if (!errors.email && accounts.some(a => a.email !== '' && same(a.email, email))) errors.email = { key: 'setup.admin.errors.emailRestored', params: { email } }
 
     const keepPrevious = password === '' && confirm === '' && ctx.data.admin?.passwordHash
     if (!keepPrevious) {

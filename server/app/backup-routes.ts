@@ -1,0 +1,132 @@
+// Backups over HTTP: in normal mode, GET /backup streams a fresh backup to a signed-in administrator; in setup
+// mode, POST /setup/restore/upload streams an uploaded backup to DATA_DIR (raw body, size-capped while it
+// arrives), verifies it, and offers it to the wizard's "Backup restore" step.
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { PassThrough, type Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { createBackup } from '../backup/create.ts'
+import { backupLimits } from '../backup/format.ts'
+import type { Provider } from '../db/migrate.ts'
+import { UPLOAD_FILE, verifyForWizard } from '../setup/steps/restore.ts'
+
+export interface BackupRoutesOptions {
+  /** the environment the app was built from (BACKUP_MAX_BYTES) */
+  env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Streams the body to `file`, with backpressure. Past `max` bytes it stops writing at once and reports
+ * 'tooLarge'; the rest of the body is read and dropped (not written) so the 413 answer reaches the client,
+ * and the answer closes the connection.
+ */
+function receive (body: Readable, file: string, max: number): Promise<'ok' | 'tooLarge'> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(file, { mode: 0o600 })
+    let received = 0
+    let over = false
+    out.on('error', reject)
+    body.on('error', reject)
+    body.on('data', (chunk: Buffer) => {
+      if (over) return
+      received += chunk.length
+      if (received > max) {
+        over = true
+        out.destroy()
+        out.once('close', () => resolve('tooLarge'))
+        return
+      }
+      if (!out.write(chunk)) {
+        body.pause()
+        out.once('drain', () => body.resume())
+      }
+    })
+    body.on('end', () => { if (!over) out.end(() => resolve('ok')) })
+  })
+}
+
+export default async function backupRoutes (app: FastifyInstance, opts: BackupRoutesOptions): Promise<void> {
+  const env = opts.env ?? process.env
+  const base = () => app.amorce.config.basePath
+
+  // The upload is the raw body: handed over unread, streamed to disk by the handler.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
+
+  app.get('/backup', async (req, reply) => {
+    const { mode, runtime, config } = app.amorce
+    if (mode !== 'normal' || !runtime) return reply.callNotFound()
+    if (!req.session.userId) return reply.redirect(`${base()}/login`, 303)
+    const user = await runtime.db.adminUser.findUnique({ where: { id: req.session.userId } })
+    if (!user) return reply.redirect(`${base()}/login`, 303)
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+    const body = new PassThrough()
+    // The archive streams out as it is made; a failure midway ends the response early, and the client sees an
+    // incomplete download (which a restore refuses as truncated) rather than a file that looks whole.
+    createBackup(body, { provider: runtime.provider as Provider, url: config.values.databaseUrl!, tmpDir: config.dataDir })
+      .then(async manifest => {
+        req.log.info({ tables: manifest.tables.length, rows: manifest.tables.reduce((s, t) => s + t.rows, 0) }, 'backup downloaded')
+        await runtime.db.auditLog.create({ data: { event: 'backup.downloaded', actorId: user.id } }).catch(() => {})
+      })
+      .catch((err: unknown) => {
+        req.log.error({ err }, 'backup failed')
+        body.destroy(err as Error)
+      })
+    return reply
+      .type('application/gzip')
+      .header('content-disposition', `attachment; filename="amorce-backup-${stamp}.tar.gz"`)
+      .header('cache-control', 'no-store')
+      .send(body)
+  })
+
+  // The install lock first (like every /setup route): once installed this address is a 404, before CSRF checks.
+  const setupOnly = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    if (app.amorce.mode !== 'setup') return reply.callNotFound()
+  }
+  app.post('/setup/restore/upload', { onRequest: setupOnly }, async (req, reply) => {
+    if (app.amorce.mode !== 'setup') return reply.callNotFound()
+    if (!req.session.setupAuthorized) return reply.code(403).send({ ok: false, message: req.t('setup.token.errors.required') })
+    const data = req.session.wizard
+    if (!data) return reply.code(409).send({ ok: false, message: req.t('setup.restore.errors.uploadFailed') })
+    const limits = backupLimits(env)
+    const tooLarge = () => reply.code(413).send({ ok: false, message: req.t('setup.restore.errors.tooLarge', { limit: limits.maxArchiveBytes }) })
+    if (Number(req.headers['content-length'] ?? 0) > limits.maxArchiveBytes) {
+      req.raw.resume()
+      return tooLarge()
+    }
+    const body = req.body as Readable | undefined
+    if (!body || typeof (body as Readable).pipe !== 'function') {
+      return reply.code(415).send({ ok: false, message: req.t('setup.restore.errors.notGzip') })
+    }
+    const dir = app.amorce.config.dataDir
+    await mkdir(dir, { recursive: true })
+    const partial = path.join(dir, `${UPLOAD_FILE}.partial-${randomBytes(6).toString('hex')}`)
+    let outcome: 'ok' | 'tooLarge' | 'failed'
+    try {
+      outcome = await receive(body, partial, limits.maxArchiveBytes)
+    } catch (err) {
+      req.log.info({ err: { message: (err as Error).message } }, 'backup upload interrupted')
+      outcome = 'failed'
+    }
+    if (outcome !== 'ok') {
+      await rm(partial, { force: true })
+      if (outcome === 'tooLarge') {
+        reply.header('connection', 'close')
+        return tooLarge()
+      }
+      return reply.code(400).send({ ok: false, message: req.t('setup.restore.errors.uploadFailed') })
+    }
+    const { summary, error } = await verifyForWizard(partial, data, env)
+    if (error) {
+      await rm(partial, { force: true })
+      return reply.code(422).send({ ok: false, message: req.t(error.key, error.params ?? {}) })
+    }
+    const file = path.join(dir, UPLOAD_FILE)
+    await rename(partial, file)
+    data.restore = { mode: 'upload', file, summary: summary!, confirmed: false }
+    data.done = data.done.filter(id => id !== 'restore')
+    req.session.wizard = data
+    return reply.send({ ok: true, location: `${base()}/setup/restore` })
+  })
+}

@@ -1,0 +1,90 @@
+// The install's side of a restore (called from server/setup/finalize.ts): which migration level to stop the
+// first migration at, then the load itself with progress events and the remaining migrations.
+import { createPrismaClient } from '../db/client.ts'
+import { migrate, type Provider } from '../db/migrate.ts'
+import { BackupError } from './errors.ts'
+import { backupLimits } from './format.ts'
+import { completedBefore, loadBackup, readManifest, restoreMarker } from './restore.ts'
+import { summarize } from './verify.ts'
+import type { WizardData } from '../setup/wizard.ts'
+
+interface Message { key: string, params?: Record<string, unknown> }
+
+/** The backup the install restores, when the person confirmed one. */
+export function chosenBackup (data: WizardData): { file: string, migration: string } | undefined {
+  const restore = data.restore
+  return restore && restore.mode !== 'fresh' && restore.confirmed ? { file: restore.file, migration: restore.summary.migration } : undefined
+}
+
+/** The first migration run stops at the backup's level (undefined: migrate everything). */
+export function migrationLimit (data: WizardData): string | undefined {
+  return chosenBackup(data)?.migration
+}
+
+/** The wizard's admin-claim row belongs to the install that made the backup, not to this one. */
+const SOURCE_ONLY_SETTINGS = ['wizard:admin']
+
+/**
+ * Loads the chosen backup (one transaction) and applies the migrations after its level. `progress` receives
+ * at most about a hundred events. Returns the stage's closing message.
+ */
+export async function restoreStage (data: WizardData, progress: (message: Message) => void, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
+  const backup = chosenBackup(data)
+  if (!backup || !data.database) return { key: 'setup.finalize.stages.restoreSkipped' }
+  const provider = data.database.provider as Provider
+  const url = data.database.url
+  const limits = backupLimits(env)
+  // A resumed install whose earlier run committed the rows but died before the journal said so: the marker row,
+  // committed with them, says this very backup is already loaded.
+  const { manifest } = await readManifest({ file: backup.file, provider, limits })
+  const marker = restoreMarker(manifest)
+  const done = await completedBefore({ provider, url }, manifest, marker)
+  let lastPercent = -1
+  const summary = done ? summarize(manifest, [], 0) : await loadBackup({
+    file: backup.file,
+    provider,
+    url,
+    limits,
+    marker,
+    onProgress: p => {
+      const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)
+      if (percent === lastPercent) return
+      lastPercent = percent
+      progress({ key: 'backup.progress.rows', params: { done: p.rowsDone, total: p.rowsTotal, percent } })
+    }
+  })
+  if (summary.migration !== backup.migration) {
+    throw new BackupError('unknownMigration', 'the backup changed since it was verified', { migration: summary.migration })
+  }
+  const db = await createPrismaClient(provider, url)
+  try {
+    await db.setting.deleteMany({ where: { key: { in: SOURCE_ONLY_SETTINGS } } })
+  } finally {
+    await db.$disconnect()
+  }
+  const rest = await migrate({
+    provider,
+    url,
+    onProgress: p => { if (p.status === 'applied') progress({ key: 'backup.progress.migration', params: { name: p.name, index: p.index + 1, total: p.total } }) }
+  })
+  return { key: 'backup.stages.restored', params: { rows: summary.totalRows, tables: summary.tables.length, migrations: rest.applied.length } }
+}
+
+/** With the restored accounts kept, the admin stage only records the install. */
+export async function recordInstallWithRestoredAdmins (data: WizardData, detail: Record<string, string>): Promise<Message> {
+  const database = data.database!
+  const db = await createPrismaClient(database.provider, database.url)
+  try {
+    const count = await db.adminUser.count()
+    if (count === 0) throw new BackupError('unknownTable', 'the restored backup holds no administrator', { name: 'AdminUser' })
+    await db.auditLog.create({ data: { event: 'install.completed', detail: JSON.stringify({ ...detail, restored: true }) } })
+    return { key: 'backup.stages.adminsKept', params: { count } }
+  } finally {
+    await db.$disconnect()
+  }
+}
+
+/** A failed restore, as the install page shows it. */
+export function restoreFailure (error: unknown): Message | undefined {
+  return error instanceof BackupError ? error.i18n : undefined
+}

@@ -1,0 +1,69 @@
+// Rows the codec accepts but the database refuses (here two administrators with one email, a unique column): the
+// restore fails with a clear error and the transaction leaves every table empty, on each engine, also when the
+// refused batch is not the first (one batch is inserted while the next one is read).
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { test } from 'node:test'
+import { gzipSync } from 'node:zlib'
+import { openEngine } from '../../../server/backup/engines.ts'
+import { BackupError } from '../../../server/backup/errors.ts'
+import { backupLimits, dataFileName, FORMAT_NAME, type Manifest } from '../../../server/backup/format.ts'
+import { restoreBackup } from '../../../server/backup/restore.ts'
+import { appTables } from '../../../server/backup/schema.ts'
+import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.ts'
+import { listLocalMigrations, type Provider } from '../../../server/db/migrate.ts'
+import { tempDir } from '../../helpers/tmp.ts'
+import { emptyDatabase, migrationsAvailable } from './fixtures.ts'
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+const admin = (id: number, username: string, email: string) =>
+  JSON.stringify({ id, username, email, passwordHash: 'h', locale: 'en', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', lastLoginAt: null }) + '\n'
+
+async function archive (dir: string): Promise<string> {
+  const files: Record<string, string> = {
+    AdminUser: admin(1, 'alice', 'a@example.com') + admin(2, 'bob', 'b@example.com') + admin(3, 'carol', 'a@example.com'),
+    Setting: '{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00.000Z"}\n',
+    AuditLog: ''
+  }
+  const manifest: Manifest = {
+    format: FORMAT_NAME,
+    formatVersion: 1,
+    appVersion: '0.1.0',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    sourceProvider: 'sqlite',
+    migration: (await listLocalMigrations('sqlite')).at(-1)!.name,
+    tables: appTables().map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns }))
+  }
+  const parts: Buffer[] = []
+  for (const [name, text] of [['manifest.json', JSON.stringify(manifest)], ...manifest.tables.map(t => [t.file, files[t.name]])]) {
+    const data = Buffer.from(text)
+    parts.push(fileHeader(name, data.length), data, padding(data.length))
+  }
+  parts.push(END_OF_ARCHIVE)
+  const file = path.join(dir, 'duplicate-email.tar.gz')
+  await writeFile(file, gzipSync(Buffer.concat(parts)))
+  return file
+}
+
+for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
+  test(`${provider}: rows the database refuses fail the restore and leave every table empty`, async t => {
+    if (!migrationsAvailable(provider)) return t.skip(`no ${provider} migrations yet`)
+    const url = await emptyDatabase(t, provider)
+    if (url === undefined) return
+    const file = await archive(await tempDir(t))
+    await assert.rejects(restoreBackup({ file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
+      assert.ok(error instanceof BackupError, String(error))
+      assert.equal(error.code, 'database')
+      assert.deepEqual(error.i18n, { key: 'setup.restore.errors.database', params: { name: 'AdminUser' } })
+      return true
+    })
+    const engine = await openEngine(provider, url)
+    try {
+      for (const table of appTables()) assert.equal(await engine.count(table.name), 0, `${table.name} is empty`)
+    } finally {
+      await engine.close()
+    }
+  })
+}
