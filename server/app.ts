@@ -7,22 +7,31 @@ import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import session, { MemoryStore } from '@fastify/session'
 import fastifyStatic from '@fastify/static'
+import rateLimit from '@fastify/rate-limit'
 import type { TFunction } from 'i18next'
 import { loadConfig, type AppConfig } from './config/config.ts'
 import { CacheSessionStore, SwitchableSessionStore } from './cache/session-store.ts'
+import { cacheRateLimitStore } from './cache/rate-limit-store.ts'
 import { isLanguage, negotiateLanguage, translator, type Language } from './i18n.ts'
 import render from './plugins/render.ts'
+import security, { isCsrfError } from './plugins/security.ts'
 import appRoutes from './app/routes.ts'
 import healthRoutes from './app/health.ts'
+import backupRoutes from './app/backup-routes.ts'
 import { openRuntime, RuntimeError } from './app/runtime.ts'
 import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
+import { removeJournal } from './setup/finalize.ts'
 import type { AppState } from './state.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
     lang: Language
     t: TFunction
+  }
+  interface FastifyInstance {
+    /** every route as registered (method, url): lets tests prove a rule holds for all of them */
+    routeTable: Array<{ method: string, url: string }>
   }
 }
 
@@ -32,7 +41,8 @@ export const publicDir = fileURLToPath(new URL('../public/', import.meta.url))
 export const REDACT = {
   paths: [
     'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]',
-    'password', 'confirm', 'token', 'sessionSecret', 'databaseUrl', 'redisUrl', '*.password', '*.token', '*.databaseUrl'
+    'password', 'confirm', 'token', 'sessionSecret', 'databaseUrl', 'redisUrl', 'databasePassword', 'redisPassword', 'passwordHash',
+    '*.password', '*.token', '*.databaseUrl', '*.redisUrl', '*.sessionSecret', '*.databasePassword', '*.redisPassword', '*.passwordHash'
   ],
   censor: '[redacted]'
 }
@@ -61,6 +71,12 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     bodyLimit: 256 * 1024
   })
 
+  const routeTable: Array<{ method: string, url: string }> = []
+  app.decorate('routeTable', routeTable)
+  app.addHook('onRoute', route => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url })
+  })
+
   const wizardSessions = new MemoryStore()
   const state: AppState = { mode: 'setup', config, sessionStore: wizardSessions }
   app.decorate('amorce', state)
@@ -82,8 +98,11 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       maxAge: 12 * 3600_000
     }
   })
+  await app.register(security)
   await app.register(render, { production: env.NODE_ENV === 'production' })
   await app.register(fastifyStatic, { root: publicDir, prefix: `${config.basePath}/public/`, maxAge: '1h' })
+  // Limits are declared per route (login); counters live in the app's cache, shared with Redis.
+  await app.register(rateLimit, { global: false, store: cacheRateLimitStore(() => state.runtime?.cache) })
 
   app.decorateRequest('lang', 'en')
   app.decorateRequest('t', null as unknown as TFunction)
@@ -92,7 +111,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     let lang: Language | undefined
     if (isLanguage(query?.lang)) {
       lang = query.lang
-      reply.setCookie('amorce.lang', lang, { path: state.config.basePath || '/', sameSite: 'lax', httpOnly: true, maxAge: 365 * 86400 })
+      reply.setCookie('amorce.lang', lang, { path: state.config.basePath || '/', sameSite: 'lax', httpOnly: true, secure: 'auto', maxAge: 365 * 86400 })
     }
     const cookieLang = req.cookies['amorce.lang']
     lang ??= isLanguage(cookieLang) ? cookieLang : undefined
@@ -112,6 +131,25 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (!req.t) {
+      // Failed before the language hook ran (e.g. the session store did not answer): still localized.
+      const cookieLang = req.cookies?.['amorce.lang']
+      req.lang = isLanguage(cookieLang) ? cookieLang : negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
+      req.t = translator(req.lang)
+    }
+    if (isCsrfError(err)) {
+      req.log.info({ code: err.code }, 'CSRF check failed')
+      return reply.page('error', { status: 403, messageKey: 'errors.csrf' }, 403)
+    }
+    if (err.code === 'AMORCE_CACHE_UNAVAILABLE') {
+      // Redis away at run time: a clear 503 (the client reconnects by itself), not a crash.
+      req.log.error({ err: { message: err.message, cause: (err.cause as Error | undefined)?.message } }, 'cache unavailable')
+      reply.header('retry-after', '5')
+      // Nothing to save on the way out: the store is what failed (saving again would fail again).
+      ;(req as { session: unknown }).session = null
+      if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(503).send({ status: 'error', cache: 'down' })
+      return reply.page('unavailable', { part: 'cache' }, 503)
+    }
     if (status >= 500) req.log.error({ err }, 'request failed')
     else req.log.info({ err: { message: err.message, code: err.code } }, 'bad request')
     if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(status).send({ status: 'error' })
@@ -126,6 +164,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   await app.register(healthRoutes, { prefix: config.basePath })
   await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
   await app.register(appRoutes, { prefix: config.basePath })
+  await app.register(backupRoutes, { prefix: config.basePath, env })
 
   app.addHook('onClose', async () => { await state.runtime?.close() })
   return app
@@ -137,16 +176,19 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
   if (!config.installed) {
     let token: string
     let file: string | null
+    let expiresAt: number
     try {
-      ({ token, file } = await ensureSetupToken(config.dataDir, config.setupTokenTtlHours))
+      ({ token, file, expiresAt } = await ensureSetupToken(config.dataDir, config.setupTokenTtlHours))
     } catch (err) {
       // An unusable DATA_DIR must not stop the wizard: it is what the prerequisites step explains.
       app.log.warn({ dataDir: config.dataDir, code: (err as NodeJS.ErrnoException).code }, 'the setup token cannot be saved: it is only printed')
       token = newSetupToken()
       file = null
+      expiresAt = Date.now() + config.setupTokenTtlHours * 3600_000
     }
-    state.setup ??= { token, tokenFile: file, sessionSecret: randomBytes(32).toString('base64url') }
+    state.setup ??= { token, tokenFile: file, tokenExpiresAt: expiresAt, sessionSecret: randomBytes(32).toString('base64url') }
     state.setup.token = token
+    state.setup.tokenExpiresAt = expiresAt
     state.mode = 'setup'
     return
   }
@@ -158,6 +200,8 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
     state.mode = 'normal'
     state.unavailable = undefined
     state.setup = undefined
+    // A crash after the lock but before the cleanup leaves these behind; installed, they are stale.
+    await removeJournal(config.dataDir).catch(() => {})
   } catch (err) {
     const part = err instanceof RuntimeError ? err.part : 'db'
     app.log.error({ part, err: { message: (err as Error).message } }, 'installed, but normal mode cannot start')

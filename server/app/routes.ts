@@ -2,10 +2,11 @@
 // the visitor to the wizard; when the install cannot start they answer 503, never the wizard.
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { migrationStatus } from '../db/migrate.ts'
 import { formInput } from '../setup/routes.ts'
+import { createSettings } from './settings.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
@@ -19,8 +20,19 @@ export const APP_VERSION: string = JSON.parse(readFileSync(new URL('../../packag
 let dummyHash: Promise<string> | undefined
 const unknownUserHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex')))
 
+/**
+ * Login throttling: 5 failed attempts per 15 minutes for one client address and one login name
+ * (a person mistyping elsewhere is not locked out; a guesser is). Successes do not count. The
+ * counters live in the app's cache, so with Redis every instance counts the same attempts.
+ */
+export const LOGIN_MAX_FAILURES = 5
+export const LOGIN_WINDOW_MS = 15 * 60_000
+// The login name is hashed: cache keys never hold a username or an email.
+const loginKey = (req: FastifyRequest) => `login:${req.ip}:${createHash('sha256').update((formInput(req.body).login ?? '').trim().normalize('NFC').toLowerCase()).digest('base64url').slice(0, 22)}`
+
 export default async function appRoutes (app: FastifyInstance): Promise<void> {
   const base = () => app.amorce.config.basePath
+  const loginLimit = app.createRateLimit({ max: LOGIN_MAX_FAILURES, timeWindow: LOGIN_WINDOW_MS, keyGenerator: loginKey })
 
   app.addHook('onRequest', async (req, reply) => {
     const { mode } = app.amorce
@@ -45,11 +57,18 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
     if (login === '' || password === '') {
       return reply.page('app/login', { values: { login }, errors: { _form: { key: 'app.login.errors.missing' } } }, 422)
     }
+    const limit = await loginLimit(req, { increment: false })
+    if (!limit.isAllowed && limit.remaining === 0) {
+      req.log.warn({ ip: req.ip }, 'login attempts throttled')
+      reply.header('retry-after', String(limit.ttlInSeconds))
+      return reply.page('app/rate-limited', { minutes: Math.max(1, Math.ceil(limit.ttlInSeconds / 60)) }, 429)
+    }
     const db = app.amorce.runtime!.db
     const user = await db.adminUser.findFirst({ where: { OR: [{ username: login }, { email: login }] } })
     const ok = await verifyPassword(user?.passwordHash ?? await unknownUserHash(), password)
     if (!user || !ok) {
       req.log.info({ login }, 'failed login')
+      await loginLimit(req)
       return reply.page('app/login', { values: { login }, errors: { _form: { key: 'app.login.errors.invalid' } } }, 401)
     }
     await req.session.regenerate()
@@ -75,6 +94,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
     }
     const migrations = await migrationStatus({ provider: runtime!.provider, url: config.values.databaseUrl! })
     return reply.page('app/dashboard', {
+      instanceName: await createSettings(runtime!).get('instanceName'),
       user: { username: user.username, email: user.email, lastLoginAt: user.lastLoginAt?.toISOString() ?? '' },
       install: {
         provider: runtime!.provider,
@@ -85,6 +105,11 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
         installedAt: config.values.installedAt ?? ''
       }
     })
+  })
+
+  app.post('/settings/instance-name', { preHandler: requireAdmin }, async (req, reply) => {
+    await createSettings(app.amorce.runtime!).set('instanceName', formInput(req.body).instanceName ?? '')
+    return reply.redirect(`${base()}/dashboard`, 303)
   })
 
   async function requireAdmin (req: FastifyRequest, reply: FastifyReply) {

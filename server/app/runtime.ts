@@ -24,7 +24,11 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
   if (!provider || !url) throw new RuntimeError('config', 'DATABASE_PROVIDER and DATABASE_URL are required once installed')
 
   try {
-    const { applied } = await migrate({ provider, url, onProgress: p => { if (p.status === 'applied') log.info({ migration: p.name }, 'migration applied') } })
+    const { applied } = await migrate({
+      provider,
+      url,
+      onProgress: p => log.info({ migration: p.name, index: p.index + 1, total: p.total }, p.status === 'applied' ? 'migration applied' : 'applying migration')
+    })
     if (applied.length > 0) log.info({ count: applied.length }, 'pending migrations applied')
   } catch (err) {
     throw new RuntimeError('migrations', (err as Error).message, { cause: err })
@@ -38,12 +42,19 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     throw new RuntimeError('db', (err as Error).message, { cause: err })
   }
 
-  let cache: Cache
+  let cache: Cache | undefined
   try {
-    cache = await openCache({ backend: cacheBackend ?? 'memory', dir: config.values.cacheDir, redisUrl: config.values.redisUrl })
+    cache = await openCache({
+      backend: cacheBackend ?? 'memory',
+      dir: config.values.cacheDir,
+      redisUrl: config.values.redisUrl,
+      // Once per outage, not at every reconnection attempt; the client reconnects by itself.
+      redis: { onStatus: (status, detail) => status === 'down' ? log.error({ detail }, 'redis connection lost: retrying') : log.info('redis connection back') }
+    })
     await cache.ping()
   } catch (err) {
-    await db.$disconnect().catch(() => {})
+    // Closed too, or a Redis client would go on reconnecting behind the unavailable page.
+    await Promise.allSettled([db.$disconnect(), cache?.close()])
     throw new RuntimeError('cache', (err as Error).message, { cause: err })
   }
 

@@ -7,10 +7,27 @@ import { Ajv } from 'ajv'
 export interface Answers {
   version: 1
   language: 'en' | 'fr'
-  database: { provider: 'sqlite', file: string }
-  cache: { backend: 'memory' } | { backend: 'filesystem', dir: string }
-  restore?: null
-  admin: { username: string, email: string, password: string }
+  database:
+    | { provider: 'sqlite', file: string, multipleInstances?: boolean }
+    | {
+      provider: 'postgresql' | 'mysql'
+      url?: string
+      host?: string
+      port?: number | string
+      user?: string
+      password?: string
+      database?: string
+      ssl?: 'off' | 'required' | 'verify'
+      caFile?: string
+      create?: boolean
+      allowOtherTables?: boolean
+      multipleInstances?: boolean
+    }
+  cache: { backend: 'memory' } | { backend: 'filesystem', dir: string } | { backend: 'redis', url: string, password?: string }
+  /** file: uploaded from the replay's machine (relative to its cwd); path: already on the server */
+  restore?: null | { file: string } | { path: string }
+  /** keepRestored: sign in with a restored account (username/password) instead of adding one (email unused) */
+  admin: { username: string, email?: string, password: string, keepRestored?: boolean }
 }
 
 export interface Problem { path: string, message: string }
@@ -68,6 +85,11 @@ export function parseAnswers (text: string, env: NodeJS.ProcessEnv = process.env
             : e.message ?? e.keyword
       problems.push({ path: jsonPath(where), message })
     }
+  }
+  // Keeping restored accounts needs a backup to restore: said here, before any browser starts.
+  const parsed = answers as Partial<Answers>
+  if (parsed.admin?.keepRestored === true && (parsed.restore === undefined || parsed.restore === null)) {
+    problems.push({ path: '$.admin.keepRestored', message: 'needs a backup to restore ("restore": { "file": … })' })
   }
   if (problems.length > 0) {
     const seen = new Set<string>()

@@ -52,6 +52,9 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
   const executablePath = opts.chromiumPath ?? findChromium()
   if (!executablePath) throw new ReplayError('browser', 'no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')
 
+  if (answers.restore && 'file' in answers.restore && !existsSync(backupFile(answers.restore.file))) {
+    throw new ReplayError('restore', `cannot read the backup ${backupFile(answers.restore.file)}`)
+  }
   const browser = await launchChromium(executablePath)
   const reports: StepReport[] = []
   let current = 'start'
@@ -96,27 +99,93 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       await expectPath('/setup/database')
     })
     await step('database', async () => {
-      await p.getByRole('radio', { name: t(`setup.database.providers.${answers.database.provider}`) }).check()
-      await p.getByLabel(t('setup.database.file'), { exact: true }).fill(answers.database.file)
+      const db = answers.database
+      const label = (key: string) => p.getByLabel(t(`setup.database.${key}`), { exact: true })
+      // A radio's accessible name is its label followed by its hint.
+      const radio = (group: string, value: string) => p.getByRole('radio', { name: `${t(`setup.database.${group}.${value}`)}` })
+      await p.getByRole('radio', { name: t(`setup.database.instanceChoices.${db.multipleInstances ? 'multiple' : 'single'}`) }).check()
+      await radio('providers', db.provider).check()
+      if (db.provider === 'sqlite') {
+        await label('file').fill(db.file)
+      } else if (db.url !== undefined) {
+        await label('url').fill(db.url)
+      } else {
+        await label('host').fill(db.host ?? '')
+        await label('port').fill(db.port === undefined ? '' : String(db.port))
+        await label('user').fill(db.user ?? '')
+        await label('password').fill(db.password ?? '')
+        await label('database').fill(db.database ?? '')
+        const ssl = db.ssl ?? 'off'
+        await p.getByRole('radio', { name: `${t(`setup.database.tlsModes.${ssl}`)} ${t(`setup.database.tlsHints.${ssl}`)}` }).check()
+        if (db.caFile !== undefined) await label('caFile').fill(db.caFile)
+      }
       await next()
+      await p.waitForLoadState('domcontentloaded')
+      if (db.provider !== 'sqlite' && new URL(p.url()).pathname.endsWith('/setup/database')) {
+        // The test found something to confirm: a database to create, or other tables to install beside.
+        const createLabel = t('setup.database.createButton', { database: '\u0001' }).split('\u0001')[0].replace(/[«“"\s\u00a0]+$/, '')
+        const createButton = p.getByRole('button', { name: createLabel })
+        if (db.create && await createButton.count() > 0) {
+          await createButton.first().click()
+          await p.waitForFunction(() => !document.querySelector('[data-test-result][aria-busy]'))
+          if (await createButton.count() > 0) throw new Error(await pageError(p) ?? 'the database could not be created')
+        }
+        const confirm = p.getByRole('checkbox', { name: t('setup.database.confirmOtherTables') })
+        if (db.allowOtherTables && await confirm.count() > 0) await confirm.check()
+        if (await createButton.count() === 0) await next()
+      }
       await expectPath('/setup/cache')
     })
     await step('cache', async () => {
       await p.getByRole('radio', { name: t(`setup.cache.backends.${answers.cache.backend}`) }).check()
       if (answers.cache.backend === 'filesystem') await p.getByLabel(t('setup.cache.dir'), { exact: true }).fill(answers.cache.dir)
+      if (answers.cache.backend === 'redis') {
+        await p.getByRole('radio', { name: t('setup.cache.redis.inputs.url') }).check()
+        await p.getByLabel(t('setup.cache.redis.url'), { exact: true }).fill(answers.cache.url)
+        if (answers.cache.password) await p.getByLabel(t('setup.cache.redis.password'), { exact: true }).fill(answers.cache.password)
+      }
       await next()
       await expectPath('/setup/restore')
     })
     await step('restore', async () => {
-      await p.getByRole('radio', { name: t('setup.restore.modes.fresh') }).check()
+      const restore = answers.restore
+      if (!restore) {
+        await p.getByRole('radio', { name: t('setup.restore.modes.fresh') }).check()
+      } else {
+        // The server verifies the whole backup before it shows what it holds: allow for a big one.
+        const verified = { timeout: 600_000 }
+        const summary = p.locator('.restore-summary')
+        if ('file' in restore) {
+          // As a person does: choose the file; the page's script uploads it and opens the confirmation.
+          await p.getByLabel(t('setup.restore.upload'), { exact: true }).setInputFiles(backupFile(restore.file))
+          const refused = p.locator('[data-upload-status].error')
+          await summary.or(refused).first().waitFor(verified)
+          if (await refused.count() > 0) throw new Error((await refused.innerText()).trim())
+        } else {
+          await p.getByRole('radio', { name: t('setup.restore.modes.path') }).check()
+          await p.getByLabel(t('setup.restore.path'), { exact: true }).fill(restore.path)
+          await p.getByRole('button', { name: t('setup.restore.verify'), exact: true }).click(verified)
+          await p.waitForLoadState('domcontentloaded')
+          if (await summary.count() === 0) throw new Error(await pageError(p) ?? 'the server did not accept the backup')
+        }
+      }
       await next()
       await expectPath('/setup/admin')
     })
     await step('admin', async () => {
-      await p.getByLabel(t('setup.admin.username'), { exact: true }).fill(answers.admin.username)
-      await p.getByLabel(t('setup.admin.email'), { exact: true }).fill(answers.admin.email)
-      await p.getByLabel(t('setup.admin.password'), { exact: true }).fill(answers.admin.password)
-      await p.getByLabel(t('setup.admin.confirm'), { exact: true }).fill(answers.admin.password)
+      const admin = answers.admin
+      const choice = (value: 'keep' | 'new') => p.getByRole('radio', { name: t(`setup.admin.accountChoices.${value}`) })
+      if (admin.keepRestored) {
+        if (await choice('keep').count() === 0) throw new Error('the wizard offers no restored administrator accounts to keep')
+        await choice('keep').check()
+      } else {
+        // After a restore the page first asks whether to keep the restored accounts.
+        if (await choice('new').count() > 0) await choice('new').check()
+        await p.getByLabel(t('setup.admin.username'), { exact: true }).fill(admin.username)
+        await p.getByLabel(t('setup.admin.email'), { exact: true }).fill(admin.email ?? '')
+        await p.getByLabel(t('setup.admin.password'), { exact: true }).fill(admin.password)
+        await p.getByLabel(t('setup.admin.confirm'), { exact: true }).fill(admin.password)
+      }
       await next()
       await expectPath('/setup/finalize')
     })
@@ -151,6 +220,11 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
   } finally {
     await browser.close()
   }
+}
+
+/** A backup to upload: a relative path is taken from the replay's working directory, like any file argument. */
+function backupFile (file: string): string {
+  return path.resolve(file)
 }
 
 /** The error message the page shows to a person, if any. */

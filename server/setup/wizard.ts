@@ -6,8 +6,10 @@ import type { Language } from '../i18n.ts'
 import { languageStep } from './steps/language.ts'
 import { prerequisitesStep } from './steps/prerequisites.ts'
 import { databaseStep } from './steps/database.ts'
+import type { DatabaseAnswer } from './steps/database.ts'
 import { cacheStep } from './steps/cache.ts'
 import { restoreStep } from './steps/restore.ts'
+import type { RestoreChoice } from './steps/restore.ts'
 import { adminStep } from './steps/admin.ts'
 import { finalizeStep } from './steps/finalize.ts'
 
@@ -16,10 +18,14 @@ export type StepId = 'language' | 'prerequisites' | 'database' | 'cache' | 'rest
 /** The answers gathered so far; kept in the wizard's server-side session. */
 export interface WizardData {
   language?: Language
-  database?: { provider: 'sqlite', file: string, url: string }
-  cache?: { backend: 'memory' | 'filesystem', dir?: string }
-  restore?: { mode: 'fresh' }
-  admin?: { username: string, email: string, passwordHash: string }
+  database?: DatabaseAnswer
+  /** the last database password typed on the database step: kept server-side so a re-render without it keeps it */
+  databasePassword?: string
+  /** redisUrl never holds the password: it is kept apart (a secret field, never shown) */
+  cache?: { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string, redisPassword?: string }
+  restore?: { mode: 'fresh' } | RestoreChoice
+  /** keepRestored: no new account, the restored administrators sign in (username, email and hash are then empty) */
+  admin?: { username: string, email: string, passwordHash: string, keepRestored?: boolean }
   /** steps whose answers were accepted */
   done: StepId[]
   /** values typed but not yet accepted (kept across a language switch or Back); never secrets */
