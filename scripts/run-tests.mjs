@@ -27,5 +27,5 @@ if (!process.env.SKIP_TYPECHECK) {
   }
 }
 
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files.map(f => path.relative(root, f))], { stdio: 'inherit', cwd: root })
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map(f => path.relative(root, f))], { stdio: 'inherit', cwd: root })
 process.exit(r.status ?? 1)
