@@ -1,6 +1,7 @@
 // The root plugin: shared plugins first (forms, cookies, sessions, views, static files), then the
 // setup and app routes. Both route sets stay registered; the mode in app.amorce picks who answers.
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import cookie from '@fastify/cookie'
@@ -21,7 +22,8 @@ import backupRoutes from './app/backup-routes.ts'
 import { openRuntime, RuntimeError } from './app/runtime.ts'
 import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
-import { removeJournal } from './setup/finalize.ts'
+import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
+import { createPrismaClient, sqliteFileFromUrl } from './db/client.ts'
 import type { AppState } from './state.ts'
 
 declare module 'fastify' {
@@ -161,6 +163,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     await decideMode(app, state)
     if (state.mode !== 'normal') throw new Error(`normal mode did not start: ${state.unavailable?.part}`)
   }
+  state.lifecycle = { reloadConfig, switchToNormal, env }
   await app.register(healthRoutes, { prefix: config.basePath })
   await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
   await app.register(appRoutes, { prefix: config.basePath })
@@ -172,6 +175,15 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
 
 /** Setup when no lock; normal when installed and the runtime opens; unavailable otherwise. */
 async function decideMode (app: FastifyInstance, state: AppState): Promise<void> {
+  if (!state.config.installed) {
+    const lockedAt = await installLockInDatabase(state.config)
+    if (lockedAt) {
+      // A platform whose disk does not survive a deploy (Render, some containers) loses the .env and
+      // its lock; the database, given by the environment, still says the app is installed.
+      app.log.info({ installedAt: lockedAt }, 'the install lock is in the database: normal mode')
+      state.config = { ...state.config, installed: true, values: { ...state.config.values, installedAt: lockedAt } }
+    }
+  }
   const { config } = state
   if (!config.installed) {
     let token: string
@@ -186,7 +198,9 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
       file = null
       expiresAt = Date.now() + config.setupTokenTtlHours * 3600_000
     }
-    state.setup ??= { token, tokenFile: file, tokenExpiresAt: expiresAt, sessionSecret: randomBytes(32).toString('base64url') }
+    // A SESSION_SECRET given by the environment is the one the installed app will use: take it now.
+    const sessionSecret = config.fromEnvironment.includes('SESSION_SECRET') && config.values.sessionSecret ? config.values.sessionSecret : randomBytes(32).toString('base64url')
+    state.setup ??= { token, tokenFile: file, tokenExpiresAt: expiresAt, sessionSecret }
     state.setup.token = token
     state.setup.tokenExpiresAt = expiresAt
     state.mode = 'setup'
@@ -207,5 +221,30 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
     app.log.error({ part, err: { message: (err as Error).message } }, 'installed, but normal mode cannot start')
     state.mode = 'unavailable'
     state.unavailable = { part, since: state.unavailable?.since ?? new Date(), lastTry: new Date() }
+  }
+}
+
+/**
+ * The install lock kept in the database (Setting install:completedAt, written by finalize), read
+ * only when the database itself comes from the real environment: then a lost .env does not reopen
+ * the wizard on a live install. Any failure (no table yet, unreachable) means "not installed".
+ */
+async function installLockInDatabase (config: AppConfig): Promise<string | undefined> {
+  const { databaseProvider: provider, databaseUrl: url } = config.values
+  if (!provider || !url || !config.fromEnvironment.includes('DATABASE_URL')) return undefined
+  if (provider === 'sqlite' && !existsSync(sqliteFileFromUrl(url))) return undefined
+  let db: Awaited<ReturnType<typeof createPrismaClient>> | undefined
+  try {
+    db = await createPrismaClient(provider, url)
+    const client = db
+    const row = await Promise.race([
+      client.setting.findUnique({ where: { key: INSTALL_LOCK_SETTING } }),
+      new Promise<null>(resolve => setTimeout(() => resolve(null), 5000).unref())
+    ])
+    return row?.value
+  } catch {
+    return undefined
+  } finally {
+    await db?.$disconnect().catch(() => {})
   }
 }

@@ -1,6 +1,7 @@
 // Entry point: read the configuration, start in setup or normal mode, listen, shut down cleanly.
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
+import { runUnattended } from './setup/unattended.ts'
 
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
@@ -28,6 +29,14 @@ const address = app.server.address()
 const port = typeof address === 'object' && address ? address.port : config.port
 const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
 const url = `http://${shownHost}:${port}${config.basePath}/`
+
+// Everything given by the environment (a platform's DATABASE_URL, CACHE_*, ADMIN_*): install now,
+// while /health already answers {"status":"setup"}. On failure the log says why and the wizard stays.
+const { reloadConfig, switchToNormal } = app.amorce.lifecycle!
+const unattended = await runUnattended(app, { reloadConfig, switchToNormal }, process.env)
+if (unattended === 'installed') console.log(`\nAmorce was installed from the environment: sign in at ${url}login`)
+if (unattended === 'failed') console.log('\nThe install from the environment stopped (see the log above): the setup wizard is open instead.')
+
 if (app.amorce.mode === 'setup') {
   // Plain lines on stdout, after the log's own: a person and a script both find them.
   // One write, so a reader never sees the address without the token.

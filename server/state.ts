@@ -26,6 +26,8 @@ export interface AppState {
   setup?: SetupState
   /** the store @fastify/session uses now */
   sessionStore: SessionStore
+  /** how the install reloads the configuration and opens normal mode (set by buildApp) */
+  lifecycle?: { reloadConfig: () => Promise<AppConfig>, switchToNormal: () => Promise<void>, env: NodeJS.ProcessEnv }
 }
 
 declare module 'fastify' {

@@ -21,8 +21,12 @@ export function migrationLimit (data: WizardData): string | undefined {
   return chosenBackup(data)?.migration
 }
 
-/** The wizard's admin-claim row belongs to the install that made the backup, not to this one. */
-const SOURCE_ONLY_SETTINGS = ['wizard:admin']
+/**
+ * Rows about the install that made the backup, not this one: the wizard's admin claim
+ * (finalize.ts ADMIN_CLAIM_KEY) and the install lock's database copy (INSTALL_LOCK_SETTING), which
+ * must not say "installed" before this install's own lock stage.
+ */
+const SOURCE_ONLY_SETTINGS = ['wizard:admin', 'install:completedAt']
 
 /**
  * Loads the chosen backup (one transaction) and applies the migrations after its level. `progress` receives

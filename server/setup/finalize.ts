@@ -12,6 +12,7 @@ import { createPrismaClient } from '../db/client.ts'
 import { migrate, MigrationError } from '../db/migrate.ts'
 import { migrationLimit, recordInstallWithRestoredAdmins, restoreFailure, restoreStage } from '../backup/install.ts'
 import type { FieldError, WizardData } from './wizard.ts'
+import { withoutEnvironmentKeys } from './preset.ts'
 import { cacheRedisUrl } from './steps/cache.ts'
 
 export const STAGES = ['env', 'migrate', 'restore', 'admin', 'lock', 'switch'] as const
@@ -369,7 +370,8 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
 
   await stage(job, 'env', journal, ctx, async () => {
     // Keys the administrator added to an existing .env (PORT, their own) are kept.
-    const how = await writeOrPlaceEnv(job, 'env', config.envFile, envFileEntries(values, await readEnvFile(config.envFile).catch(() => null) ?? {}))
+    // Keys the real environment sets (a platform's DATABASE_URL…) stay out of the file.
+    const how = await writeOrPlaceEnv(job, 'env', config.envFile, withoutEnvironmentKeys(envFileEntries(values, await readEnvFile(config.envFile).catch(() => null) ?? {}), config))
     log.info({ envFile: config.envFile, how }, 'configuration written')
     return { key: how === 'written' ? 'setup.finalize.stages.envWritten' : 'setup.finalize.stages.envPlaced', params: { file: config.envFile } }
   })
@@ -424,7 +426,16 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
 
   // The lock comes last: until it is written, a restart reopens the wizard.
   await stage(job, 'lock', journal, ctx, async () => {
-    const entries = envFileEntries({ ...values, installedAt: new Date().toISOString() }, await readEnvFile(config.envFile).catch(() => null) ?? {})
+    const installedAt = new Date().toISOString()
+    // The lock is kept in the database too: where the database comes from the environment, a disk
+    // that does not survive a deploy (and the .env on it) cannot reopen the wizard (see app.ts).
+    const db = await createPrismaClient(database.provider, database.url)
+    try {
+      await db.setting.upsert({ where: { key: INSTALL_LOCK_SETTING }, create: { key: INSTALL_LOCK_SETTING, value: installedAt }, update: { value: installedAt } })
+    } finally {
+      await db.$disconnect()
+    }
+    const entries = withoutEnvironmentKeys(envFileEntries({ ...values, installedAt }, await readEnvFile(config.envFile).catch(() => null) ?? {}), config)
     await writeOrPlaceEnv(job, 'lock', config.envFile, entries)
     return { key: 'setup.finalize.stages.locked' }
   })
@@ -441,6 +452,9 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
 
 /** The row that says which administrator the wizard created; its primary key is the guard. */
 export const ADMIN_CLAIM_KEY = 'wizard:admin'
+
+/** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
+export const INSTALL_LOCK_SETTING = 'install:completedAt'
 
 /**
  * Creates the wizard's administrator at most once per database. The claim row and the account are

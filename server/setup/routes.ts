@@ -9,9 +9,10 @@ import {
   answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, STAGES,
   type FinalizeDeps, type FinalizeJob, type StageEvent
 } from './finalize.ts'
+import { presetInputs } from './preset.ts'
 import { FailureLimiter, tokenMatches } from './token.ts'
 import {
-  findStep, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper,
+  STEPS, findStep, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper,
   type Errors, type Input, type Step, type StepContext, type WizardData
 } from './wizard.ts'
 
@@ -178,8 +179,10 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     if (!step) return reply.callNotFound()
     if (await interrupted(req)) return reply.redirect(url('/resume'), 303)
     const data = wizard(req)
+    const presetErrors = await applyPresets(req, data)
     if (!isReachable(step.id, data)) return reply.redirect(url(`/${firstIncompleteStep(data).id}`), 303)
     const ctx = context(req, data)
+    if (isLocked(step, data)) return renderStep(reply, step, ctx, step.values(ctx), presetErrors[step.id] ?? {}, {}, presetErrors[step.id] ? 422 : 200)
     const values = { ...step.values(ctx), ...data.drafts[step.id] }
     return renderStep(reply, step, ctx, values, {}, {})
   })
@@ -188,6 +191,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     const step = findStep(req.params.step)
     if (!step) return reply.callNotFound()
     const data = wizard(req)
+    const presetErrors = await applyPresets(req, data)
     if (!isReachable(step.id, data)) return reply.redirect(url(`/${firstIncompleteStep(data).id}`), 303)
     const input = formInput(req.body)
     const action = input._action ?? 'next'
@@ -203,6 +207,13 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       saveDraft(step, data, input)
       req.session.wizard = data
       return reply.redirect(url(`/${(previousStep(step.id) ?? step).id}`), 303)
+    }
+    // Answered by the environment: what the form sends is ignored; Next goes on once the preset passed.
+    if (isLocked(step, data)) {
+      req.session.wizard = data
+      const failed = presetErrors[step.id]
+      if (failed) return renderStep(reply, step, context(req, data), step.values(context(req, data)), failed, {}, 422)
+      return reply.redirect(url(`/${nextOpenStep(step.id, data).id}`), 303)
     }
 
     const ctx = context(req, data)
@@ -235,12 +246,44 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       reply.setCookie('amorce.lang', data.language, { path: base() || '/', sameSite: 'lax', httpOnly: true, maxAge: 365 * 86400 })
     }
     req.session.wizard = data
-    return reply.redirect(url(`/${(nextStep(step.id) ?? step).id}`), 303)
+    return reply.redirect(url(`/${nextOpenStep(step.id, data).id}`), 303)
   })
 
   function wizard (req: FastifyRequest): WizardData {
     req.session.wizard ??= newWizardData()
     return req.session.wizard
+  }
+
+  /**
+   * Submits each step the environment answers (in order, until accepted) and marks it read-only.
+   * Returns the errors of presets that failed, by step: the page shows them; the fix is in the environment.
+   */
+  async function applyPresets (req: FastifyRequest, data: WizardData): Promise<Partial<Record<string, Errors>>> {
+    const presets = presetInputs(app.amorce.config, app.amorce.lifecycle?.env ?? process.env)
+    const errors: Partial<Record<string, Errors>> = {}
+    for (const step of STEPS) {
+      const input = presets[step.id]
+      if (!input) continue
+      data.fromEnvironment ??= []
+      if (!data.fromEnvironment.includes(step.id)) data.fromEnvironment.push(step.id)
+      if (data.done.includes(step.id)) continue
+      const outcome = await step.submit(input, context(req, data))
+      if (outcome.errors) errors[step.id] = outcome.errors
+      else markDone(data, step.id)
+    }
+    if (Object.keys(presets).length > 0) req.session.wizard = data
+    return errors
+  }
+
+  function isLocked (step: Step, data: WizardData): boolean {
+    return data.fromEnvironment?.includes(step.id) ?? false
+  }
+
+  /** The step after this one, passing over those the environment already answered. */
+  function nextOpenStep (id: Step['id'], data: WizardData): Step {
+    let next = nextStep(id)
+    while (next && isLocked(next, data) && data.done.includes(next.id) && nextStep(next.id)) next = nextStep(next.id)
+    return next ?? findStep(id)!
   }
 
   function context (req: FastifyRequest, data: WizardData): StepContext {
@@ -255,7 +298,8 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       errors,
       view,
       stepper: stepper(step.id, ctx.data),
-      previous: previousStep(step.id)?.id ?? null
+      previous: previousStep(step.id)?.id ?? null,
+      locked: isLocked(step, ctx.data)
     }, status)
   }
 

@@ -30,6 +30,8 @@ export interface WizardData {
   done: StepId[]
   /** values typed but not yet accepted (kept across a language switch or Back); never secrets */
   drafts: Partial<Record<StepId, Record<string, string>>>
+  /** steps the real environment answers (see preset.ts): shown read-only */
+  fromEnvironment?: StepId[]
 }
 
 export interface FieldError { key: string, params?: Record<string, unknown> }

@@ -85,7 +85,11 @@ test('restore from a path, keep the restored accounts: the old account signs in,
   const marker = restored.Setting.filter(l => JSON.parse(l).key === 'backup:restored')
   assert.equal(marker.length, 1)
   assert.match(JSON.parse(marker[0]).value, /^[0-9a-f]{64}$/)
-  assert.deepEqual(restored.Setting.filter(l => JSON.parse(l).key !== 'backup:restored'), original.Setting)
+  // And this install's own lock (its database copy, written by the lock stage after the restore).
+  const lock = restored.Setting.filter(l => JSON.parse(l).key === 'install:completedAt')
+  assert.equal(lock.length, 1)
+  assert.ok(Date.parse(JSON.parse(lock[0]).value) > Date.parse('2026-01-01'))
+  assert.deepEqual(restored.Setting.filter(l => !['backup:restored', 'install:completedAt'].includes(JSON.parse(l).key)), original.Setting)
 })
 
 test('restore by upload, add a new administrator: both the new and the restored accounts sign in', async t => {
