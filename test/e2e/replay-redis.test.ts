@@ -2,29 +2,18 @@
 // "cache": { "backend": "redis", "url": … }, ending signed in with the session held in Redis.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Redis } from 'ioredis'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
 import { deleteByPrefix, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../helpers/redis.ts'
-import { repoRoot, startServer, TSX } from '../helpers/server.ts'
+import { startServer, runReplay } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 // A database index of its own on the shared Redis, emptied of our keys afterwards.
 const REDIS_URL = `${SHARED_REDIS_URL}/3`
 
-function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
-  })
-}
 
 test('replay with a Redis cache: installed, .env names Redis, the session lives in Redis', { timeout: 300_000 }, async t => {
   const browser = chromiumPath(t)

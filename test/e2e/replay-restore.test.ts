@@ -3,26 +3,15 @@
 // on the new server and the old server's rows are there.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { createClient } from '@libsql/client'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
-import { repoRoot, startServer, TSX } from '../helpers/server.ts'
+import { startServer, runScript } from '../helpers/server.ts'
 
 const OLD_PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
-function run (script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, script), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
-  })
-}
 
 async function sqlite<T> (file: string, fn: (db: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
   const db = createClient({ url: `file:${file}` })
@@ -49,7 +38,7 @@ test('replay with restore.file and admin.keepRestored: the old account signs in 
     restore: null,
     admin: { username: 'ancienne', email: 'ancienne@example.com', password: '${ADMIN_PASSWORD}' }
   }))
-  const first = await run('server/replay/cli.ts', ['answers.json', '--url', oldServer.url], { ...oldEnv, ADMIN_PASSWORD: OLD_PASSWORD }, oldDir)
+  const first = await runScript('server/replay/cli.ts', ['answers.json', '--url', oldServer.url], { ...oldEnv, ADMIN_PASSWORD: OLD_PASSWORD }, oldDir)
   assert.equal(first.code, 0, first.out)
   const oldDb = path.join(oldDir, 'data/app.db')
   await sqlite(oldDb, db => db.execute({ sql: 'INSERT INTO "Setting" (key, value, "updatedAt") VALUES (?, ?, ?)', args: ['e2e:marker', 'written on the old server', '2026-03-04T05:06:07.089+00:00'] }))
@@ -58,7 +47,7 @@ test('replay with restore.file and admin.keepRestored: the old account signs in 
 
   // `npm run backup` on the old server, written straight into the new server's working directory.
   const newDir = await tempDir(t)
-  const backup = await run('server/backup/cli.ts', ['--out', path.join(newDir, 'old-server.tar.gz')], oldEnv, oldDir)
+  const backup = await runScript('server/backup/cli.ts', ['--out', path.join(newDir, 'old-server.tar.gz')], oldEnv, oldDir)
   assert.equal(backup.code, 0, backup.out)
   assert.match(backup.out, /Backup written to .*old-server\.tar\.gz: 3 tables/)
   assert.equal(await oldServer.stop('SIGTERM'), 0)
@@ -74,7 +63,7 @@ test('replay with restore.file and admin.keepRestored: the old account signs in 
     restore: { file: 'old-server.tar.gz' },
     admin: { keepRestored: true, username: 'ancienne', password: '${OLD_PASSWORD}' }
   }))
-  const second = await run('server/replay/cli.ts', ['answers.json', '--url', newServer.url], { ...newEnv, OLD_PASSWORD }, newDir)
+  const second = await runScript('server/replay/cli.ts', ['answers.json', '--url', newServer.url], { ...newEnv, OLD_PASSWORD }, newDir)
   assert.equal(second.code, 0, second.out)
   // The login step signs in with the old account and reaches the dashboard.
   for (const step of ['restore', 'admin', 'finalize', 'login']) assert.match(second.out, new RegExp(`✓ ${step}\\s+\\d+\\.\\d+ s`), `a line for ${step}`)
@@ -116,7 +105,7 @@ test('replay with restore.file and admin.keepRestored: the old account signs in 
     admin: { username: 'nouvelle', email: 'nouvelle@example.com', password: '${NEW_PASSWORD}' }
   }))
   const NEW_PASSWORD = 'Brouette-Comete-Nenuphar-42'
-  const third = await run('server/replay/cli.ts', ['answers.json', '--url', thirdServer.url], { ...thirdEnv, NEW_PASSWORD }, thirdDir)
+  const third = await runScript('server/replay/cli.ts', ['answers.json', '--url', thirdServer.url], { ...thirdEnv, NEW_PASSWORD }, thirdDir)
   assert.equal(third.code, 0, third.out)
   assert.match(third.out, /✓ login\s/)
   await sqlite(path.join(thirdDir, 'data/third.db'), async db => {

@@ -3,29 +3,18 @@
 // ending signed in; and three app processes started together on one empty database migrate it exactly once.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
-import { repoRoot, startServer, TSX, type RunningServer } from '../helpers/server.ts'
+import { startServer, type RunningServer, runReplay } from '../helpers/server.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../helpers/databases.ts'
 import { listLocalMigrations } from '../../server/db/migrate.ts'
 import { buildDatabaseUrl, type ServerProvider } from '../../server/db/url.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
-function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
-  })
-}
 
 async function migrationRows (provider: ServerProvider, database: string): Promise<Array<{ name: string, n: number }>> {
   const sql = provider === 'postgresql'

@@ -2,25 +2,14 @@
 // wizard in headless Chromium, once in French and once in English, ending signed in.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
-import { repoRoot, startServer, TSX } from '../helpers/server.ts'
+import { startServer, runReplay } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
-function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
-  })
-}
 
 for (const language of ['fr', 'en'] as const) {
   test(`replay in ${language}: fresh server → normal mode, health ok, .env 0600, /setup 404, restart stays installed`, { timeout: 300_000 }, async t => {

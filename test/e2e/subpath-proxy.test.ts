@@ -2,13 +2,12 @@
 // reaches normal mode; links, redirects, cookies and assets all follow BASE_PATH.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
 import { nginxAvailable, startNginx } from '../helpers/nginx.ts'
-import { repoRoot, startServer, TSX } from '../helpers/server.ts'
+import { runReplay, startServer } from '../helpers/server.ts'
 
 const PASSWORD = 'Ardoise-Lanterne-Sous-Chemin-9'
 
@@ -42,13 +41,7 @@ test('replay through nginx under /filamenta reaches normal mode; redirects, cook
     restore: null,
     admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
   }))
-  const run = await new Promise<{ code: number | null, out: string }>(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, 'server/replay/cli.ts'), answers, '--url', proxy.url], { cwd: dir, env: { ...process.env, ...env, ADMIN_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    child.on('exit', code => resolve({ code, out }))
-  })
+  const run = await runReplay([answers, '--url', proxy.url], { ...env, ADMIN_PASSWORD: PASSWORD }, dir)
   assert.equal(run.code, 0, run.out)
 
   // After install: normal mode under the sub-path, through the proxy.

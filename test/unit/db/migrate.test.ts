@@ -13,8 +13,6 @@ import {
 } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
-const MODEL_TABLES = ['AdminUser', 'AuditLog', 'Setting']
-
 interface Fixture { dir: string; url: string; migrationsDir: string; init: string }
 
 /** A temporary database and a temporary copy of the real SQLite migrations, which tests may extend or damage. */
