@@ -115,6 +115,30 @@
     update()
   }
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', providerGroups)
-  else providerGroups()
+  // 3. `[data-show-when="name=a|b"]` parts show only while the radio `name` has one of those values
+  //    (the cache backend's options, Redis by URL or by fields). Without JS every part stays visible.
+  function conditionalParts () {
+    var form = document.getElementById('step-form')
+    if (!form) return
+    var parts = form.querySelectorAll('[data-show-when]')
+    if (parts.length === 0) return
+    function update () {
+      parts.forEach(function (part) {
+        var rule = part.getAttribute('data-show-when').split('=')
+        var chosen = form.querySelector('input[type=radio][name="' + rule[0] + '"]:checked')
+        part.hidden = !chosen || rule[1].split('|').indexOf(chosen.value) === -1
+      })
+    }
+    form.addEventListener('change', function (event) {
+      if (event.target instanceof HTMLInputElement && event.target.type === 'radio') update()
+    })
+    update()
+  }
+
+  function start () {
+    providerGroups()
+    conditionalParts()
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)
+  else start()
 })()
