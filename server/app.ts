@@ -69,7 +69,9 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   const config = await reloadConfig()
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel, redact: REDACT, serializers: { req: serializeRequest }, ...(typeof opts.logger === 'object' ? opts.logger : {}) },
-    trustProxy: config.trustProxy,
+    // A number of hops, never `true`: trusting every hop would let a client set its own address.
+    // (Hop 0 is the socket's peer, the proxy itself; the address before it in X-Forwarded-For is the client.)
+    trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
     bodyLimit: 256 * 1024
   })
 

@@ -37,7 +37,8 @@ export interface AppConfig {
   host: string
   /** '' or `/segment[/segment…]`, never with a trailing slash. */
   basePath: string
-  trustProxy: boolean
+  /** How many reverse proxies in front are trusted for X-Forwarded-*: 0 none, TRUST_PROXY=true 1. */
+  trustProxy: number
   logLevel: string
   setupTokenTtlHours: number
   /** APP_INSTALLED_AT is present: the install lock. */
@@ -127,6 +128,16 @@ function parseBoolean (key: string, raw: string | undefined): boolean {
   throw new ConfigError('invalidBoolean', `${key} must be true/1/yes or false/0/no, got ${JSON.stringify(raw)}`, key)
 }
 
+/**
+ * TRUST_PROXY: true trusts exactly the one reverse proxy in front (nginx, Render's, Passenger's):
+ * the client is the address that proxy appended to X-Forwarded-For, so a client cannot choose its
+ * own address by sending the header. A number trusts that many proxies in a chain.
+ */
+function parseTrustProxy (raw: string | undefined): number {
+  if (raw !== undefined && /^\s*([2-9])\s*$/.test(raw)) return Number(raw.trim())
+  return parseBoolean('TRUST_PROXY', raw) ? 1 : 0
+}
+
 function parseTtlHours (raw: string | undefined): number {
   if (raw === undefined) return 24
   const hours = Number(raw.trim())
@@ -180,7 +191,7 @@ export async function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd: str
     host: get('HOST')?.trim() || '0.0.0.0',
     // Passenger (cPanel's "Setup Node.js App") passes the application URL's path and does not strip it.
     basePath: parseBasePath(get('BASE_PATH') ?? present(env.PASSENGER_BASE_URI)),
-    trustProxy: parseBoolean('TRUST_PROXY', get('TRUST_PROXY')),
+    trustProxy: parseTrustProxy(get('TRUST_PROXY')),
     logLevel,
     setupTokenTtlHours: parseTtlHours(get('SETUP_TOKEN_TTL_HOURS')),
     installed: values.installedAt !== undefined,

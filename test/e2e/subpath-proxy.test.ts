@@ -64,4 +64,16 @@ test('replay through nginx under /filamenta reaches normal mode; redirects, cook
   const dash = await fetch(`${proxy.url}/dashboard`, { headers: { cookie: session.split(';')[0] } })
   assert.equal(dash.status, 200)
   assert.match(await dash.text(), /Signed in as admin/)
+
+  // The login rate limit keys on the address nginx saw, not on an X-Forwarded-For the client sent:
+  // six failures, each claiming another address, still count as one client's.
+  const statuses: number[] = []
+  for (let i = 1; i <= 6; i++) {
+    const page = await fetch(`${proxy.url}/login`)
+    const body = new URLSearchParams({ login: 'admin', password: 'wrong password', _csrf: /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '' })
+    const jar = page.headers.getSetCookie().map(c => c.split(';')[0]).join('; ')
+    const res = await fetch(`${proxy.url}/login`, { method: 'POST', redirect: 'manual', body, headers: { cookie: jar, 'x-forwarded-for': `198.51.100.${i}` } })
+    statuses.push(res.status)
+  }
+  assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429])
 })

@@ -26,7 +26,7 @@ test('defaults with an empty environment and no .env file', async (t) => {
     port: 3000,
     host: '0.0.0.0',
     basePath: '',
-    trustProxy: false,
+    trustProxy: 0,
     logLevel: 'info',
     setupTokenTtlHours: 24,
     installed: false,
@@ -135,11 +135,12 @@ test('BASE_PATH, TRUST_PROXY, LOG_LEVEL and SETUP_TOKEN_TTL_HOURS are parsed and
   const cwd = await tempDir(t)
   const config = await loadConfig({ BASE_PATH: '/apps/amorce/', TRUST_PROXY: 'Yes', LOG_LEVEL: 'warn', SETUP_TOKEN_TTL_HOURS: '0.5' }, cwd)
   assert.equal(config.basePath, '/apps/amorce')
-  assert.equal(config.trustProxy, true)
+  assert.equal(config.trustProxy, 1, 'true: the one proxy in front')
   assert.equal(config.logLevel, 'warn')
   assert.equal(config.setupTokenTtlHours, 0.5)
   assert.equal((await loadConfig({ BASE_PATH: '/' }, cwd)).basePath, '')
-  assert.equal((await loadConfig({ TRUST_PROXY: '0' }, cwd)).trustProxy, false)
+  assert.equal((await loadConfig({ TRUST_PROXY: '0' }, cwd)).trustProxy, 0)
+  assert.equal((await loadConfig({ TRUST_PROXY: '2' }, cwd)).trustProxy, 2, 'a chain of two proxies')
   await assert.rejects(loadConfig({ BASE_PATH: 'amorce' }, cwd), isConfigError('invalidBasePath', 'BASE_PATH'))
   await assert.rejects(loadConfig({ BASE_PATH: '/a b' }, cwd), isConfigError('invalidBasePath', 'BASE_PATH'))
   await assert.rejects(loadConfig({ BASE_PATH: '/a//b' }, cwd), isConfigError('invalidBasePath', 'BASE_PATH'))
