@@ -98,17 +98,27 @@ export async function authorizedClient (app: FastifyInstance, headers: Record<st
 
 export const STRONG_PASSWORD = 'Correct-Horse-Battery-Staple-42'
 
-/** Walks every step with valid answers up to the finalize summary. */
-export async function walkToFinalize (client: Client, dir: string, lang: 'en' | 'fr' = 'en'): Promise<void> {
-  const steps: Array<[string, Record<string, string>]> = [
-    ['language', { language: lang }],
+export interface WizardAnswersOptions {
+  lang?: 'en' | 'fr'
+  admin?: { username: string, email: string, password: string }
+}
+
+/** Valid answers for every step before the summary, in order: SQLite and a cache directory under `dir/data`. */
+export function wizardAnswers (dir: string, opts: WizardAnswersOptions = {}): Array<[string, Record<string, string>]> {
+  const admin = opts.admin ?? { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD }
+  return [
+    ['language', { language: opts.lang ?? 'en' }],
     ['prerequisites', {}],
     ['database', { provider: 'sqlite', file: path.join(dir, 'data', 'app.db') }],
     ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
     ['restore', { mode: 'fresh' }],
-    ['admin', { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD }]
+    ['admin', { ...admin, confirm: admin.password }]
   ]
-  for (const [step, form] of steps) {
+}
+
+/** Walks every step with valid answers up to the finalize summary. */
+export async function walkToFinalize (client: Client, dir: string, lang: 'en' | 'fr' = 'en'): Promise<void> {
+  for (const [step, form] of wizardAnswers(dir, { lang })) {
     const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
     if (res.statusCode !== 303) throw new Error(`step ${step} refused (${res.statusCode}): ${res.body.match(/class="error"[^>]*>([^<]*)/)?.[1] ?? res.body.slice(0, 300)}`)
   }

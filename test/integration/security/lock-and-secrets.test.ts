@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import path from 'node:path'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { buildApp } from '../../../server/app.ts'
-import { build, Client, tempDir } from '../../helpers/app.ts'
+import { build, Client, tempDir, wizardAnswers } from '../../helpers/app.ts'
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
@@ -22,15 +22,7 @@ class RecordingClient extends Client {
 }
 
 async function install (client: Client, dir: string, admin: { username: string, email: string, password: string }, lang: 'en' | 'fr' = 'en') {
-  const steps: Array<[string, Record<string, string>]> = [
-    ['language', { language: lang }],
-    ['prerequisites', {}],
-    ['database', { provider: 'sqlite', file: path.join(dir, 'data', 'app.db') }],
-    ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
-    ['restore', { mode: 'fresh' }],
-    ['admin', { ...admin, confirm: admin.password }]
-  ]
-  for (const [step, form] of steps) {
+  for (const [step, form] of wizardAnswers(dir, { lang, admin })) {
     const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
     assert.equal(res.statusCode, 303, `step ${step}: ${res.body.slice(0, 400)}`)
   }

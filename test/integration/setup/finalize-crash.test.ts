@@ -9,7 +9,7 @@ import dotenv from 'dotenv'
 import { createClient } from '@libsql/client'
 import { startServer, type RunningServer } from '../../helpers/server.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { csrfOf, STRONG_PASSWORD } from '../../helpers/app.ts'
+import { csrfOf, STRONG_PASSWORD, wizardAnswers } from '../../helpers/app.ts'
 import { JOURNAL_FILE } from '../../../server/setup/finalize.ts'
 
 /** A fetch-based browser: cookies, CSRF token of the last page, no redirect following. */
@@ -60,15 +60,7 @@ async function enter (server: RunningServer, dataDir: string): Promise<HttpClien
 }
 
 async function walk (client: HttpClient, dir: string): Promise<void> {
-  const steps: Array<[string, Record<string, string>]> = [
-    ['language', { language: 'en' }],
-    ['prerequisites', {}],
-    ['database', { provider: 'sqlite', file: path.join(dir, 'data', 'app.db') }],
-    ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
-    ['restore', { mode: 'fresh' }],
-    ['admin', { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD }]
-  ]
-  for (const [step, form] of steps) {
+  for (const [step, form] of wizardAnswers(dir)) {
     await client.page(`/setup/${step}`)
     const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
     assert.equal(res.status, 303, `step ${step}: ${res.body.slice(0, 300)}`)
