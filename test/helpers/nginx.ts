@@ -7,17 +7,9 @@ import net from 'node:net'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { requireService } from './services.ts'
+import { freePort } from './net.ts'
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p))
-
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    }).on('error', reject)
-  })
-}
 
 export function nginxAvailable (t: TestContext): boolean {
   return requireService(t, 'nginx', Boolean(NGINX), 'apt-get install -y nginx')

@@ -1,10 +1,10 @@
 // Redis for tests: the shared server on 127.0.0.1:6379 (skip loudly when absent, fail under CI),
 // and throwaway redis-server processes on free ports, stopped when the test ends.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import net from 'node:net'
 import type { TestContext } from 'node:test'
 import { probeRedis } from '../../server/cache/redis-probe.ts'
 import { requireService } from './services.ts'
+import { freePort } from './net.ts'
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -24,18 +24,6 @@ export function redisServerInstalled (): boolean {
 
 export async function requireRedisServerBinary (t: TestContext): Promise<boolean> {
   return requireService(t, 'redis-server (to start a private Redis)', redisServerInstalled(), 'apt-get install -y redis-server')
-}
-
-/** A port nobody listens on right now. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 export interface PrivateRedis {

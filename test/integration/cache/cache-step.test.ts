@@ -5,12 +5,13 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { authorizedClient, build, STRONG_PASSWORD, text, type Client } from '../../helpers/app.ts'
-import { freePort, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
+import { requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
 import { cacheStep } from '../../../server/setup/steps/cache.ts'
 import { newWizardData, type StepContext } from '../../../server/setup/wizard.ts'
 import { translator } from '../../../server/i18n.ts'
 import { loadConfig } from '../../../server/config/config.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { freePort } from '../../helpers/net.ts'
 
 async function atCacheStep (t: TestContext, env: NodeJS.ProcessEnv = {}, lang: 'en' | 'fr' = 'en'): Promise<{ client: Client, dir: string }> {
   const { app, dir } = await build(t, { env })

@@ -3,21 +3,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { evictionRisk, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl } from '../../../server/cache/redis-probe.ts'
-import { freePort, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
+import { requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
 import { requireService } from '../../helpers/services.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-
-/** A TCP listener of the test's own; `onConnection` decides what (if anything) it answers. */
-async function listener (t: import('node:test').TestContext, onConnection: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>()
-  const srv = net.createServer(s => { sockets.add(s); s.on('error', () => {}); onConnection(s) })
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  t.after(() => { for (const s of sockets) s.destroy(); srv.close() })
-  return (srv.address() as net.AddressInfo).port
-}
+import { freePort, tcpListener } from '../../helpers/net.ts'
 
 test('URLs: parsed and rebuilt, passwords percent-encoded and never shown', () => {
   const t = parseRedisUrl('rediss://app:p%40ss%3Aw0rd@cache.example.com:6380/3')
@@ -51,7 +42,7 @@ test('refused: nothing listens on the port', async () => {
 })
 
 test('timeout: a listener that accepts and never answers, bounded by the time limit', async t => {
-  const port = await listener(t, () => {})
+  const port = await tcpListener(t, () => {})
   const started = performance.now()
   const r = await probeRedis(`redis://127.0.0.1:${port}`, 500)
   const ms = performance.now() - started
@@ -65,7 +56,7 @@ test('dns: a host name that does not exist', async () => {
 })
 
 test('notRedis: something else answers on the port', async t => {
-  const port = await listener(t, s => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')))
+  const port = await tcpListener(t, s => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')))
   const r = await probeRedis(`redis://127.0.0.1:${port}`)
   assert.equal(!r.ok && r.reason, 'notRedis')
 })

@@ -1,32 +1,15 @@
 // The connection test against the real servers: every cause the wizard names is produced for real, on PostgreSQL
 // and on MySQL/MariaDB, each test with its own databases and roles (dropped afterwards).
 import assert from 'node:assert/strict'
-import net from 'node:net'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import { createServerDatabase, probeDatabase, type ProbeResult } from '../../../server/db/probe.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 import { buildDatabaseUrl, type ServerConnection, type ServerProvider } from '../../../server/db/url.ts'
+import { freePort, tcpListener } from '../../helpers/net.ts'
 import {
   adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName
 } from '../../helpers/databases.ts'
 
-/** A local listener that accepts connections and never says a word: the timeout case, never an outside address. */
-async function silentListener (t: TestContext): Promise<number> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer(socket => { sockets.add(socket); socket.on('error', () => {}) })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise<void>(resolve => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }))
-  return (server.address() as net.AddressInfo).port
-}
-
-/** A port on which nothing listens (taken, then released). */
-async function closedPort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
-}
 
 /** Whether pg_hba.conf lets 127.0.0.1 in without a password (then no password can be wrong). */
 async function trustsLocalhost (): Promise<boolean> {
@@ -59,12 +42,12 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
 
   test(`${provider}: wrong port → refused`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), port: await closedPort() })), 'refused')
+    assert.equal(cause(await probeDatabase({ ...admin(), port: await freePort() })), 'refused')
   })
 
   test(`${provider}: a listener that never answers → timeout, within the bound`, async t => {
     if (!await requireServer(t, provider)) return
-    const port = await silentListener(t)
+    const port = await tcpListener(t)
     const started = Date.now()
     const result = await probeDatabase({ ...admin(), port }, { timeoutMs: 1500 })
     const elapsed = Date.now() - started
@@ -74,7 +57,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
 
   test(`${provider}: the default bound answers a silent server in about 5 s`, async t => {
     if (!await requireServer(t, provider)) return
-    const port = await silentListener(t)
+    const port = await tcpListener(t)
     const started = Date.now()
     assert.equal(cause(await probeDatabase({ ...admin(), port })), 'timeout')
     assert.ok(Date.now() - started < 6500, `answered in ${Date.now() - started} ms`)

@@ -2,12 +2,12 @@
 // JavaScript, a pasted URL filling the fields, "Create it", the kept password, the multi-instance rule, the
 // confirmation for other tables, and the install summary without the password.
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
 import { authorizedClient, build, text, type Client } from '../../helpers/app.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../../helpers/databases.ts'
 import { buildDatabaseUrl } from '../../../server/db/url.ts'
+import { freePort } from '../../helpers/net.ts'
 
 async function atDatabaseStep (t: Parameters<typeof build>[0], lang: 'en' | 'fr' = 'en'): Promise<{ client: Client, dir: string }> {
   const { app, dir } = await build(t)
@@ -17,14 +17,6 @@ async function atDatabaseStep (t: Parameters<typeof build>[0], lang: 'en' | 'fr'
     assert.equal(res.statusCode, 303, `${step}: ${res.body.slice(0, 200)}`)
   }
   return { client, dir }
-}
-
-async function closedPort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
 }
 
 const serverForm = (fields: Record<string, string>) => ({ instances: 'single', provider: 'postgresql', host: '127.0.0.1', port: '', user: 'postgres', password: '', database: 'postgres', tls: 'off', caFile: '', url: '', ...fields })
@@ -44,7 +36,7 @@ test('the database step offers the three engines, the instances question, TLS mo
 
 test('without JavaScript, "Test connection" on a wrong port answers 422 with the cause and its hint (en, fr)', async t => {
   if (!await requireServer(t, 'postgresql')) return
-  const port = String(await closedPort())
+  const port = String(await freePort())
   for (const [lang, cause, hint] of [
     ['en', `Nothing accepts connections at 127.0.0.1:${port}.`, 'Check the port and that the database server is running.'],
     ['fr', `Rien n’accepte de connexion sur 127.0.0.1:${port}.`, 'Vérifiez le port et que le serveur de bases de données est démarré.']
