@@ -2,13 +2,12 @@
 // "cache": { "backend": "redis", "url": … }, ending signed in with the session held in Redis.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Redis } from 'ioredis'
-import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
 import { deleteByPrefix, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../helpers/redis.ts'
-import { startServer, runReplay } from '../helpers/server.ts'
+import { freshServer, runReplay, writeAnswers } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 // A database index of its own on the shared Redis, emptied of our keys afterwards.
@@ -23,18 +22,13 @@ test('replay with a Redis cache: installed, .env names Redis, the session lives 
   t.after(async () => { await deleteByPrefix(redis, 'amorce:'); redis.disconnect() })
   await deleteByPrefix(redis, 'amorce:')
 
-  const dir = await tempDir(t)
-  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
-  const server = await startServer(t, env, dir)
-  const answers = path.join(dir, 'answers.json')
-  await writeFile(answers, JSON.stringify({
-    version: 1,
+  const { dir, env, server } = await freshServer(t, browser)
+  const answers = await writeAnswers(dir, {
     language: 'en',
     database: { provider: 'sqlite', file: 'data/app.db' },
     cache: { backend: 'redis', url: REDIS_URL },
-    restore: null,
     admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
-  }))
+  })
   const started = performance.now()
   const run = await runReplay([answers, '--url', server.url], { ...env, ADMIN_PASSWORD: PASSWORD }, dir)
   assert.equal(run.code, 0, run.out)
@@ -56,18 +50,13 @@ test('replay with a password-protected Redis: the password comes from the enviro
   if (!await requireRedisServerBinary(t)) return
   const secret = 'Redis-P@ss:w0rd/7'
   const redis = await startPrivateRedis(t, ['--requirepass', secret])
-  const dir = await tempDir(t)
-  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
-  const server = await startServer(t, env, dir)
-  const answers = path.join(dir, 'answers.json')
-  await writeFile(answers, JSON.stringify({
-    version: 1,
+  const { dir, env, server } = await freshServer(t, browser)
+  const answers = await writeAnswers(dir, {
     language: 'fr',
     database: { provider: 'sqlite', file: 'data/app.db' },
     cache: { backend: 'redis', url: `${redis.url}/0`, password: '${REDIS_PASSWORD}' },
-    restore: null,
     admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
-  }))
+  })
   const run = await runReplay([answers, '--url', server.url], { ...env, ADMIN_PASSWORD: PASSWORD, REDIS_PASSWORD: secret }, dir)
   assert.equal(run.code, 0, run.out)
   assert.ok(!run.out.includes(secret) && !server.output().includes(secret), 'the Redis password is never printed nor logged')

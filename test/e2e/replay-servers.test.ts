@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
-import { startServer, type RunningServer, runReplay } from '../helpers/server.ts'
+import { startServer, type RunningServer, runReplay, freshServer, writeAnswers } from '../helpers/server.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../helpers/databases.ts'
 import { listLocalMigrations } from '../../server/db/migrate.ts'
 import { buildDatabaseUrl, type ServerProvider } from '../../server/db/url.ts'
@@ -34,18 +34,13 @@ async function expectNormalMode (server: RunningServer): Promise<void> {
 async function replayInstall (t: TestContext, provider: ServerProvider, database: Record<string, unknown>, secrets: Record<string, string>, secret: string): Promise<{ server: RunningServer, dir: string, seconds: number }> {
   const browser = chromiumPath(t)
   assert.ok(browser)
-  const dir = await tempDir(t)
-  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
-  const server = await startServer(t, env, dir)
-  const answers = path.join(dir, 'answers.json')
-  await writeFile(answers, JSON.stringify({
-    version: 1,
+  const { dir, env, server } = await freshServer(t, browser)
+  const answers = await writeAnswers(dir, {
     language: 'en',
     database,
     cache: { backend: 'memory' },
-    restore: null,
     admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
-  }))
+  })
   const started = performance.now()
   const run = await runReplay([answers, '--url', server.url], { ...env, ...secrets, ADMIN_PASSWORD: PASSWORD }, dir)
   const seconds = (performance.now() - started) / 1000

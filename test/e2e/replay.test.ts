@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tempDir } from '../helpers/tmp.ts'
 import { chromiumPath } from '../helpers/services.ts'
-import { startServer, runReplay } from '../helpers/server.ts'
+import { startServer, runReplay, freshServer, writeAnswers } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
@@ -15,20 +15,15 @@ for (const language of ['fr', 'en'] as const) {
   test(`replay in ${language}: fresh server → normal mode, health ok, .env 0600, /setup 404, restart stays installed`, { timeout: 300_000 }, async t => {
     const browser = chromiumPath(t)
     if (!browser) return
-    const dir = await tempDir(t)
-    const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
-    const server = await startServer(t, env, dir)
+    const { dir, env, server } = await freshServer(t, browser)
     assert.match(server.output(), /Setup token: [A-Za-z0-9_-]{32,}/)
 
-    const answers = path.join(dir, 'answers.json')
-    await writeFile(answers, JSON.stringify({
-      version: 1,
+    const answers = await writeAnswers(dir, {
       language,
       database: { provider: 'sqlite', file: 'data/app.db' },
       cache: { backend: 'filesystem', dir: 'data/cache' },
-      restore: null,
       admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
-    }))
+    })
     // No --token: the replay reads ${DATA_DIR}/setup-token of the local server.
     const started = performance.now()
     const run = await runReplay([answers, '--url', server.url], { ...env, ADMIN_PASSWORD: PASSWORD }, dir)

@@ -1,9 +1,11 @@
 // Runs the real server (`node --import tsx server/main.ts`, as `npm start` does) in a child
 // process on a throwaway directory and a free port; stopped when the test ends.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
+import { tempDir } from './tmp.ts'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 /** tsx's loader by absolute URL: the child runs in a temp directory, where `--import tsx` would not resolve. */
@@ -60,4 +62,18 @@ export function runScript (script: string, args: string[], env: NodeJS.ProcessEn
 /** `npm run replay -- …args` */
 export function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
   return runScript('server/replay/cli.ts', args, env, cwd)
+}
+
+/** A server started as `npm start` does on a new temp directory, for a replay with `browser`. */
+export async function freshServer (t: TestContext, browser: string): Promise<{ dir: string, env: NodeJS.ProcessEnv, server: RunningServer }> {
+  const dir = await tempDir(t)
+  const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
+  return { dir, env, server: await startServer(t, env, dir) }
+}
+
+/** Writes an answers file (secrets as `${ENV}` references) into `dir`; returns its path. */
+export async function writeAnswers (dir: string, answers: Record<string, unknown>): Promise<string> {
+  const file = path.join(dir, 'answers.json')
+  await writeFile(file, JSON.stringify({ version: 1, restore: null, ...answers }))
+  return file
 }
