@@ -12,7 +12,7 @@ import {
 import { presetInputs } from './preset.ts'
 import { FailureLimiter, tokenMatches } from './token.ts'
 import {
-  STEPS, findStep, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper,
+  STEPS, answersSnapshot, findStep, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper,
   type Errors, type Input, type Step, type StepContext, type WizardData
 } from './wizard.ts'
 
@@ -234,6 +234,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       return renderStep(reply, step, ctx, shown, outcome.errors ?? {}, outcome.view ?? {}, outcome.errors ? 422 : 200)
     }
 
+    const before = answersSnapshot(data)
     const outcome = await step.submit(input, ctx)
     if (outcome.errors) {
       saveDraft(step, data, input)
@@ -241,7 +242,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       return renderStep(reply, step, ctx, shown, outcome.errors, outcome.view ?? {}, 422)
     }
     delete data.drafts[step.id]
-    markDone(data, step.id)
+    markDone(data, step.id, answersSnapshot(data) !== before)
     if (step.id === 'language' && data.language) {
       reply.setCookie('amorce.lang', data.language, { path: base() || '/', sameSite: 'lax', httpOnly: true, maxAge: 365 * 86400 })
     }

@@ -91,9 +91,19 @@ export function isReachable (id: StepId, data: WizardData): boolean {
   return STEPS.slice(0, stepIndex(id)).every(s => data.done.includes(s.id))
 }
 
-/** Accepting a step's answer again invalidates nothing, but a changed database invalidates the
- * steps after it only when their answers depended on it; kept simple: later steps stay done. */
-export function markDone (data: WizardData, id: StepId): void {
+/** The answers alone, without progress or drafts: what later steps were checked against. */
+export function answersSnapshot (data: WizardData): string {
+  const { done: _done, drafts: _drafts, fromEnvironment: _env, ...answers } = data
+  return JSON.stringify(answers)
+}
+
+/**
+ * Marks a step done. When `changed` (its answer differs from before), the later steps are to be
+ * accepted again: their checks may depend on it (several instances → Redis only; the database
+ * engine → the backup's migration level). Their answers stay, so their pages come prefilled.
+ */
+export function markDone (data: WizardData, id: StepId, changed = false): void {
+  if (changed) data.done = data.done.filter(s => stepIndex(s) < stepIndex(id))
   if (!data.done.includes(id)) data.done.push(id)
 }
 

@@ -256,3 +256,24 @@ test('prerequisites: a failing required check is shown with its hint and Next is
   assert.match(text(next), /1 required check\(s\) failed/)
   assert.equal((await client.get('/setup/database')).headers.location, '/setup/prerequisites')
 })
+
+test('going back and changing an answer: later steps are accepted again (prefilled); unchanged, progress stays', async t => {
+  const { app, dir } = await build(t)
+  const client = await authorizedClient(app)
+  await walkToFinalize(client, dir)
+  assert.equal((await client.get('/setup/finalize')).statusCode, 200)
+
+  // The same database again: nothing after it needs checking again.
+  const same = await client.post('/setup/database', { provider: 'sqlite', file: path.join(dir, 'data', 'app.db'), instances: 'single', _action: 'next' })
+  assert.equal(same.statusCode, 303)
+  assert.equal((await client.get('/setup/finalize')).statusCode, 200)
+
+  // Another database: the cache, restore and admin steps must be accepted again before installing.
+  const other = await client.post('/setup/database', { provider: 'sqlite', file: path.join(dir, 'data', 'other.db'), instances: 'single', _action: 'next' })
+  assert.equal(other.headers.location, '/setup/cache')
+  assert.equal((await client.get('/setup/finalize')).headers.location, '/setup/cache')
+  const cache = await client.get('/setup/cache')
+  assert.ok(cache.body.includes(path.join(dir, 'data', 'cache')), 'the earlier answer is prefilled')
+  const install = await client.post('/setup/finalize', { _action: 'install' })
+  assert.notEqual(install.statusCode, 200, 'no install with steps to check again')
+})
