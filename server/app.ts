@@ -23,7 +23,8 @@ import { openRuntime, RuntimeError } from './app/runtime.ts'
 import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
-import { createPrismaClient, sqliteFileFromUrl } from './db/client.ts'
+import { createPrismaClient } from './db/client.ts'
+import { sqliteFilePath } from './db/migrate.ts'
 import type { AppState } from './state.ts'
 
 declare module 'fastify' {
@@ -234,9 +235,10 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
 async function installLockInDatabase (config: AppConfig): Promise<string | undefined> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url || !config.fromEnvironment.includes('DATABASE_URL')) return undefined
-  if (provider === 'sqlite' && !existsSync(sqliteFileFromUrl(url))) return undefined
   let db: Awaited<ReturnType<typeof createPrismaClient>> | undefined
   try {
+    // Opening a missing SQLite file would create it: no file, no lock.
+    if (provider === 'sqlite' && !existsSync(sqliteFilePath(url))) return undefined
     db = await createPrismaClient(provider, url)
     const client = db
     const row = await Promise.race([

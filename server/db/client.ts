@@ -39,8 +39,3 @@ export async function createPrismaClient (provider: DatabaseProvider, url: strin
   }
 }
 
-/** Resolves `file:relative/path` against cwd, giving the absolute path of a SQLite URL. */
-export function sqliteFileFromUrl (url: string, cwd = process.cwd()): string {
-  const raw = url.replace(/^file:(\/\/)?/, '')
-  return raw.startsWith('/') ? raw : `${cwd}/${raw}`
-}

@@ -2,7 +2,7 @@
 // CACHE_*, APP_LOCALE and ADMIN_* set in the real environment fill the matching steps. The wizard
 // shows those steps as "set by the environment" (read-only) and never writes their keys to .env.
 import type { AppConfig } from '../config/config.ts'
-import { sqliteFileFromUrl } from '../db/client.ts'
+import { sqliteFilePath } from '../db/migrate.ts'
 import type { Input, StepId } from './wizard.ts'
 
 export type Presets = Partial<Record<StepId, Input>>
@@ -15,7 +15,7 @@ export function presetInputs (config: AppConfig, env: NodeJS.ProcessEnv): Preset
   if (from.has('APP_LOCALE') && v.appLocale) presets.language = { language: v.appLocale }
   if (from.has('DATABASE_PROVIDER') && from.has('DATABASE_URL') && v.databaseProvider && v.databaseUrl) {
     presets.database = v.databaseProvider === 'sqlite'
-      ? { provider: 'sqlite', file: sqliteFileFromUrl(v.databaseUrl), instances: 'single' }
+      ? { provider: 'sqlite', file: sqliteFile(v.databaseUrl), instances: 'single' }
       : { provider: v.databaseProvider, url: v.databaseUrl, instances: env.APP_INSTANCES === 'multiple' ? 'multiple' : 'single' }
   }
   if (from.has('CACHE_BACKEND') && v.cacheBackend) {
@@ -28,6 +28,15 @@ export function presetInputs (config: AppConfig, env: NodeJS.ProcessEnv): Preset
     presets.admin = { username: admin.username, email: admin.email, password: admin.password, confirm: admin.password }
   }
   return presets
+}
+
+/** The file of a SQLite URL; an unusable URL is passed on as is, for the database step to refuse with its reason. */
+function sqliteFile (url: string): string {
+  try {
+    return sqliteFilePath(url)
+  } catch {
+    return url.replace(/^file:/, '')
+  }
 }
 
 /** Everything a first start needs is given: install without the browser. */
