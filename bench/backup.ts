@@ -12,8 +12,10 @@ import { createBackup } from '../server/backup/create.ts'
 import { openEngine } from '../server/backup/engines.ts'
 import { backupLimits } from '../server/backup/format.ts'
 import { restoreBackup } from '../server/backup/restore.ts'
-import { appTables } from '../server/backup/schema.ts'
+import { appSchema } from '../server/backup/schema.ts'
 import { migrate, type Provider } from '../server/db/migrate.ts'
+
+const APP_TABLES = await appSchema()
 
 /**
  * This process's own peak RSS: VmHWM belongs to the address space, which exec replaces. getrusage's maxrss is not
@@ -69,7 +71,7 @@ async function database (provider: Provider, tag: string): Promise<string> {
 async function seed (provider: Provider, url: string): Promise<void> {
   await migrate({ provider, url })
   const engine = await openEngine(provider, url)
-  const [admin, , audit] = [appTables().find(t => t.name === 'AdminUser')!, null, appTables().find(t => t.name === 'AuditLog')!]
+  const [admin, , audit] = [APP_TABLES.find(t => t.name === 'AdminUser')!, null, APP_TABLES.find(t => t.name === 'AuditLog')!]
   await engine.beginWrite()
   const now = Date.parse('2026-01-01T00:00:00.000Z')
   await engine.insert('AdminUser', admin.columns, [[1, 'admin', 'admin@example.com', 'hash', 'en', new Date(now), new Date(now), null]])

@@ -24,29 +24,35 @@ export function encodeValue (type: ColumnType, value: Value): unknown {
   }
 }
 
-/** Why a JSON value does not fit its column, or null when it does. */
-function problem (type: ColumnType, value: unknown): string | null {
+/** Whether a JSON value fits its column's type and format (dates round-trip exactly: no 30 February). */
+function fits (type: ColumnType, value: unknown): boolean {
   switch (type) {
-    case 'Int': return Number.isInteger(value) && (value as number) >= INT32_MIN && (value as number) <= INT32_MAX ? null : 'a 32-bit integer'
-    case 'BigInt': return typeof value === 'string' && BIGINT.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n ? null : 'a 64-bit integer as a string'
-    case 'Float': return typeof value === 'number' || ['NaN', 'Infinity', '-Infinity'].includes(value as string) ? null : 'a number'
-    case 'Decimal': return typeof value === 'string' && DECIMAL.test(value) ? null : 'a decimal as a string'
-    case 'String': return typeof value === 'string' ? null : 'a string'
-    case 'Boolean': return typeof value === 'boolean' ? null : 'true or false'
-    case 'DateTime': return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) ? null : 'an ISO-8601 UTC date with milliseconds'
-    case 'Bytes': return typeof value === 'string' && value.length % 4 === 0 && BASE64.test(value) ? null : 'base64 bytes'
-    case 'Json': return null
+    case 'Int': return Number.isInteger(value) && (value as number) >= INT32_MIN && (value as number) <= INT32_MAX
+    case 'BigInt': return typeof value === 'string' && BIGINT.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n
+    case 'Float': return typeof value === 'number' || ['NaN', 'Infinity', '-Infinity'].includes(value as string)
+    case 'Decimal': return typeof value === 'string' && DECIMAL.test(value)
+    case 'String': return typeof value === 'string'
+    case 'Boolean': return typeof value === 'boolean'
+    case 'DateTime': return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value
+    case 'Bytes': return typeof value === 'string' && value.length % 4 === 0 && BASE64.test(value)
+    case 'Json': return true
   }
+}
+
+export type RowProblemCode = 'rowNotObject' | 'rowUnknownColumn' | 'rowRequired' | 'rowType'
+
+/** Why a row does not fit its table: a code of BackupErrorCode and the column. */
+export class RowProblem extends Error {
+  constructor (readonly code: RowProblemCode, readonly column: string, readonly type: string = '') { super(`${code}: column ${column || '-'}${type ? ` (${type})` : ''}`) }
 }
 
 /** A data-file JSON value → the normalized value; throws a RowProblem naming the column. */
 export function decodeValue (column: ColumnSpec, value: unknown): Value {
   if (value === null) {
-    if (!column.nullable && column.type !== 'Json') throw new RowProblem(column.name, 'a value (the column is required)')
+    if (!column.nullable) throw new RowProblem('rowRequired', column.name)
     return null
   }
-  const expected = problem(column.type, value)
-  if (expected !== null) throw new RowProblem(column.name, expected)
+  if (!fits(column.type, value)) throw new RowProblem('rowType', column.name, column.type)
   switch (column.type) {
     case 'BigInt': return BigInt(value as string)
     case 'Float': return Number(value)
@@ -56,21 +62,17 @@ export function decodeValue (column: ColumnSpec, value: unknown): Value {
   }
 }
 
-export class RowProblem extends Error {
-  constructor (readonly column: string, readonly expected: string) { super(`column ${column}: expected ${expected}`) }
-}
-
 /** One parsed JSON line → the row's values in column order. Unknown keys and missing required columns are refused. */
 export function decodeRow (columns: ColumnSpec[], parsed: unknown): Value[] {
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RowProblem('', 'a JSON object per line')
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RowProblem('rowNotObject', '')
   const row = parsed as Record<string, unknown>
-  for (const key of Object.keys(row)) {
-    if (!columns.some(c => c.name === key)) throw new RowProblem(key, 'no such column in this table')
+  for (const key in row) {
+    if (!columns.some(c => c.name === key)) throw new RowProblem('rowUnknownColumn', key.slice(0, 64))
   }
   return columns.map(column => {
     if (!Object.hasOwn(row, column.name)) {
       if (column.nullable) return null
-      throw new RowProblem(column.name, 'a value (the column is required)')
+      throw new RowProblem('rowRequired', column.name)
     }
     return decodeValue(column, row[column.name])
   })

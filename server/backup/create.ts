@@ -15,7 +15,7 @@ import { encodeRow } from './codec.ts'
 import { openEngine } from './engines.ts'
 import { BackupError } from './errors.ts'
 import { APP_VERSION, dataFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME, type Manifest, type ManifestTable } from './format.ts'
-import { appTables, type TableSpec } from './schema.ts'
+import { appSchema, type TableSpec } from './schema.ts'
 import { END_OF_ARCHIVE, fileHeader, padding } from './tar.ts'
 
 export interface BackupProgress { table: string, rowsDone: number, rowsTotal: number }
@@ -34,7 +34,7 @@ export interface CreateBackupOptions {
 
 /** Writes a complete backup to `out` (a file stream, an HTTP response…) and returns its manifest. */
 export async function createBackup (out: Writable, options: CreateBackupOptions): Promise<Manifest> {
-  const tables = options.tables ?? appTables()
+  const tables = options.tables ?? await appSchema()
   const work = await mkdtemp(path.join(options.tmpDir ?? tmpdir(), 'amorce-backup-'))
   try {
     const manifest = await dumpTables(work, tables, options)

@@ -4,7 +4,8 @@
 // STDIN` per batch) and reset sequences: Prisma Client offers neither streaming reads nor engine-specific bulk
 // paths, and its interactive transactions time out.
 import type { Value } from './codec.ts'
-import type { ColumnSpec, ColumnType, TableSpec } from './schema.ts'
+import type { ColumnSpec, ColumnType, ForeignKeySpec, TableSpec } from './schema.ts'
+import { BackupError } from './errors.ts'
 import { sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { mariadbConfig, parseDatabaseUrl, pgConfig } from '../db/url.ts'
 
@@ -23,6 +24,11 @@ export interface EngineConnection {
   columnsOf(table: string): Promise<string[] | null>
   beginWrite(): Promise<void>
   insert(table: string, columns: ColumnSpec[], rows: Value[][]): Promise<void>
+  /**
+   * Checks every foreign key of `tables` against the rows written (an engine that loads with its checks off
+   * must check afterwards); throws a BackupError('rowForeignKey') naming the table and column.
+   */
+  checkForeignKeys(tables: TableSpec[]): Promise<void>
   /** Makes the table's auto-increment counters continue after the highest value it holds. */
   continueSequences(table: string, columns: ColumnSpec[]): Promise<void>
   /** True when sequences must be reset outside the write transaction (MySQL: ALTER TABLE commits). */
@@ -58,6 +64,10 @@ function parseUtc (text: string): Date {
   if (/^[+-]\d{2}$/.test(zone)) zone += ':00'
   else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`
   return new Date(`${m[1]}T${m[2]}${ms}${zone}`)
+}
+
+function foreignKeyError (table: TableSpec, fk: ForeignKeySpec | undefined): BackupError {
+  return new BackupError('rowForeignKey', `a row of ${table.name} references a missing row`, { name: table.name, line: '-', column: fk?.columns.join(', ') ?? '-', table: fk?.table ?? '-' })
 }
 
 function keyOrder (table: TableSpec, q: (name: string) => string): string {
@@ -153,6 +163,13 @@ async function openSqlite (url: string): Promise<EngineConnection> {
         const slice = rows.slice(start, start + per)
         const args = slice.flatMap(row => columns.map((c, i) => write(c.type, row[i])))
         await client.execute({ sql: head + slice.map(() => tuple).join(', '), args: args as never })
+      }
+    },
+    async checkForeignKeys (tables) {
+      // Deferred checks would fail at COMMIT with a bare "FOREIGN KEY constraint failed": name the table first.
+      for (const table of tables) {
+        const rows = (await client.execute({ sql: 'SELECT rowid, fkid FROM pragma_foreign_key_check(?) LIMIT 1', args: [table.name] })).rows
+        if (rows.length > 0) throw foreignKeyError(table, table.foreignKeys?.[Number(rows[0].fkid)])
       }
     },
     // SQLite's AUTOINCREMENT keeps the largest id ever inserted in sqlite_sequence, explicit ids included; a
@@ -262,6 +279,8 @@ async function openPostgres (url: string): Promise<EngineConnection> {
       const data = Buffer.from(lines.join('\n') + '\n', 'utf8')
       await copyIn(client, `COPY ${q(table)} (${columns.map(c => q(c.name)).join(', ')}) FROM STDIN`, data)
     },
+    // Constraints stay on: COPY checks each foreign key as it loads (rows come referenced tables first).
+    async checkForeignKeys () {},
     async continueSequences (table, columns) {
       for (const column of columns.filter(c => c.autoincrement)) {
         await client.query(
@@ -405,9 +424,31 @@ async function openMysql (url: string): Promise<EngineConnection> {
       const per = rowsPerStatement(columns.length, 60_000, 2000)
       const head = `INSERT INTO ${q(table)} (${columns.map(c => q(c.name)).join(', ')}) VALUES `
       const tuple = `(${columns.map(() => '?').join(', ')})`
-      for (let start = 0; start < rows.length; start += per) {
-        const slice = rows.slice(start, start + per)
+      // A statement stays well under max_allowed_packet (16 MiB by default): long rows go in smaller statements.
+      const MAX_STATEMENT_BYTES = 4 * 1024 * 1024
+      let start = 0
+      while (start < rows.length) {
+        let end = start
+        let bytes = 0
+        while (end < rows.length && end - start < per && (end === start || bytes < MAX_STATEMENT_BYTES)) {
+          for (const v of rows[end]) bytes += typeof v === 'string' ? v.length * 3 : Buffer.isBuffer(v) ? v.length * 2 : 24
+          end++
+        }
+        const slice = rows.slice(start, end)
         await conn.query(head + slice.map(() => tuple).join(', '), slice.flatMap(row => columns.map((c, i) => write(c.type, row[i]))))
+        start = end
+      }
+    },
+    // foreign_key_checks = 0 for the load (bulk speed, forward self-references): every key is checked here,
+    // inside the transaction, with one anti-join per foreign key, before anything commits.
+    async checkForeignKeys (tables) {
+      for (const table of tables) {
+        for (const fk of table.foreignKeys ?? []) {
+          const on = fk.columns.map((c, i) => `p.${q(fk.references[i])} = c.${q(c)}`).join(' AND ')
+          const notNull = fk.columns.map(c => `c.${q(c)} IS NOT NULL`).join(' AND ')
+          const rows = await conn.query(`SELECT 1 FROM ${q(table.name)} c LEFT JOIN ${q(fk.table)} p ON ${on} WHERE ${notNull} AND p.${q(fk.references[0])} IS NULL LIMIT 1`) as unknown[]
+          if (rows.length > 0) throw foreignKeyError(table, fk)
+        }
       }
     },
     async continueSequences (table, columns) {
@@ -420,7 +461,10 @@ async function openMysql (url: string): Promise<EngineConnection> {
       await conn.commit()
       await conn.query('SET SESSION foreign_key_checks = 1')
     },
-    async rollback () { await conn.rollback().catch(() => {}) },
+    async rollback () {
+      await conn.rollback().catch(() => {})
+      await conn.query('SET SESSION foreign_key_checks = 1').catch(() => {})
+    },
     async close () { await conn.end().catch(() => {}) }
   }
 }

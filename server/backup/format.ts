@@ -49,6 +49,8 @@ export interface BackupSummary {
   accounts?: Array<{ username: string, email: string }>
   /** compressed size in bytes */
   bytes: number
+  /** sha256 of the verified file: the install restores only this very file */
+  sha256?: string
 }
 
 /** Limits applied to every archive read; BACKUP_MAX_BYTES sets maxArchiveBytes. */

@@ -5,13 +5,14 @@
 // runner has its own connection); the rows themselves always load in one transaction, so a failure leaves the
 // database migrated to the backup's level and empty, ready for another attempt.
 import { createHash } from 'node:crypto'
+import path from 'node:path'
 import { migrate, type MigrationProgress, type Provider } from '../db/migrate.ts'
 import { openEngine, type EngineConnection } from './engines.ts'
 import { BackupError } from './errors.ts'
 import type { BackupLimits, Manifest } from './format.ts'
 import { openArchive, scanBackup, summarize } from './verify.ts'
 import type { BackupSummary } from './format.ts'
-import type { ColumnSpec } from './schema.ts'
+import type { ColumnSpec, TableSpec } from './schema.ts'
 
 export interface RestoreProgress { table: string, rowsDone: number, rowsTotal: number }
 
@@ -30,6 +31,8 @@ export interface RestoreOptions {
    * not loaded: it described the other install.
    */
   marker?: { key: string, value: string }
+  /** the sha256 of the file that was verified and confirmed: any other file is refused before the commit */
+  expectSha256?: string
 }
 
 /** The marker a completed restore of `manifest` leaves: one value per backup, whatever the file's name. */
@@ -88,15 +91,17 @@ export async function loadBackup (options: RestoreOptions): Promise<BackupSummar
   // at most two batches are in memory. A refused batch is reported at the next batch or at the end.
   let inFlight: Promise<void> = Promise.resolve()
   try {
-    const { source, bytes } = await openArchive(options.file, options.limits)
+    const { source, bytes, sha256 } = await openArchive(options.file, options.limits)
     let rowsTotal = 0
     let rowsDone = 0
+    let tables: TableSpec[] = []
     const { manifest, admins, accounts } = await scanBackup(source, {
       limits: options.limits,
       provider: options.provider,
       migrationsDir: options.migrationsDir,
       batchSize: options.batchSize ?? (options.provider === 'postgresql' ? 5000 : 1000),
-      onManifest: async manifest => {
+      onManifest: async (manifest, expected) => {
+        tables = expected
         await checkTarget(engine, manifest)
         rowsTotal = manifest.tables.reduce((sum, t) => sum + t.rows, 0)
         await engine.beginWrite()
@@ -116,12 +121,18 @@ export async function loadBackup (options: RestoreOptions): Promise<BackupSummar
       }
     })
     await inFlight
+    const digest = sha256()
+    if (options.expectSha256 !== undefined && digest !== options.expectSha256) {
+      throw new BackupError('checksum', 'the backup file changed since it was verified', { name: path.basename(options.file) })
+    }
+    // An engine that loaded without checking foreign keys checks them all now, inside the transaction.
+    await engine.checkForeignKeys(tables)
     if (marker) await writeMarker(engine, manifest, marker)
     if (!engine.sequencesAfterCommit) for (const table of manifest.tables) await engine.continueSequences(table.name, table.columns)
     await engine.commit()
     writing = false
     if (engine.sequencesAfterCommit) for (const table of manifest.tables) await engine.continueSequences(table.name, table.columns)
-    return summarize(manifest, admins, bytes, accounts)
+    return summarize(manifest, admins, bytes, accounts, digest)
   } catch (error) {
     await inFlight.catch(() => {})
     if (writing) await engine.rollback()

@@ -1,7 +1,9 @@
-// The tables a backup holds, derived from the Prisma model source (prisma/models.prisma): every model, its scalar
-// columns with their Prisma types, and foreign-key order. A new model is picked up without touching this code.
-import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+// The tables a backup must hold, taken from the app itself: its migrations up to a level, applied to a scratch
+// in-memory SQLite and introspected (PRAGMA table_info / index_list / foreign_key_list). The migrations are what
+// Prisma generated from the data model (prisma/models.prisma), so this is Prisma's own schema at that level,
+// including older levels; a test checks that at the latest level it agrees with the generated client's runtime
+// data model. Everything here takes the migrations as input, so a host app's migrations serve as well.
+import type { LocalMigration, Provider } from '../db/migrate.ts'
 
 /** The Prisma scalar types a column can have; enums are stored and carried as strings. */
 export const COLUMN_TYPES = ['Int', 'BigInt', 'Float', 'Decimal', 'String', 'Boolean', 'DateTime', 'Json', 'Bytes'] as const
@@ -16,6 +18,13 @@ export interface ColumnSpec {
   autoincrement?: boolean
 }
 
+export interface ForeignKeySpec {
+  columns: string[]
+  /** the referenced table and its columns (a primary key or a unique index) */
+  table: string
+  references: string[]
+}
+
 export interface TableSpec {
   /** The database table name (`@@map`, else the model name). */
   name: string
@@ -24,67 +33,95 @@ export interface TableSpec {
   key: string[]
   /** Tables this one references. */
   references: string[]
+  /** Every unique constraint, the primary key first. */
+  uniques?: string[][]
+  /** Every index (unique or not): what an engine's index size limit applies to. */
+  indexed?: string[][]
+  foreignKeys?: ForeignKeySpec[]
 }
 
-const SCALARS = new Set<string>(COLUMN_TYPES)
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-export const MODELS_FILE = fileURLToPath(new URL('../../prisma/models.prisma', import.meta.url))
-
-/** Reads the models of a Prisma schema text, in foreign-key order (a table comes after those it references). */
-export function tablesFromSchema (source: string): TableSpec[] {
-  const text = source.replace(/\/\/.*$/gm, '')
-  const enums = new Set([...text.matchAll(/^\s*enum\s+(\w+)\s*\{/gm)].map(m => m[1]))
-  const models = [...text.matchAll(/^\s*model\s+(\w+)\s*\{([^}]*)\}/gm)]
-  const modelNames = new Set(models.map(m => m[1]))
-  const tableOf = new Map<string, string>()
-  const parsed = models.map(([, model, body]) => {
-    const mapped = body.match(/@@map\(\s*(?:name:\s*)?"([^"]+)"\s*\)/)?.[1]
-    tableOf.set(model, mapped ?? model)
-    const columns: ColumnSpec[] = []
-    const key: string[] = []
-    const unique: string[] = []
-    const referencedModels: string[] = []
-    const fieldColumn = new Map<string, string>()
-    for (const line of body.split('\n')) {
-      const m = line.trim().match(/^(\w+)\s+(\w+)(\[\])?(\?)?\s*(.*)$/)
-      if (!m) continue
-      const [, field, type, list, optional, attrs] = m
-      if (modelNames.has(type)) {
-        // A relation field: the referenced model comes first when this side holds the foreign key.
-        if (/@relation\([^)]*fields\s*:/.test(attrs)) referencedModels.push(type)
-        continue
-      }
-      if (list) throw new Error(`${model}.${field}: list columns are not supported by the backup format`)
-      const column = attrs.match(/@map\(\s*(?:name:\s*)?"([^"]+)"\s*\)/)?.[1] ?? field
-      fieldColumn.set(field, column)
-      const spec: ColumnSpec = { name: column, type: enums.has(type) ? 'String' : scalar(model, field, type), nullable: Boolean(optional) }
-      if (/@default\(\s*autoincrement\(\)\s*\)/.test(attrs)) spec.autoincrement = true
-      columns.push(spec)
-      if (/@id\b/.test(attrs)) key.push(column)
-      if (/@unique\b/.test(attrs)) unique.push(column)
-    }
-    const compoundId = body.match(/@@id\(\s*(?:fields:\s*)?\[([^\]]*)\]/)?.[1]
-    if (key.length === 0 && compoundId) key.push(...compoundId.split(',').map(f => fieldColumn.get(f.trim()) ?? f.trim()))
-    if (key.length === 0 && unique.length > 0) key.push(unique[0])
-    if (key.length === 0) throw new Error(`${model}: a model without @id, @@id or @unique cannot be read in a stable order`)
-    return { model, columns, key, referencedModels }
-  })
-  const tables: TableSpec[] = parsed.map(p => ({
-    name: tableOf.get(p.model)!,
-    columns: p.columns,
-    key: p.key,
-    references: [...new Set(p.referencedModels.map(m => tableOf.get(m)!))].filter(t => t !== tableOf.get(p.model))
-  }))
-  for (const table of tables) {
-    if (!IDENT.test(table.name) || table.columns.some(c => !IDENT.test(c.name))) throw new Error(`${table.name}: names must be plain identifiers`)
-  }
-  return foreignKeyOrder(tables)
+/** SQLite's declared types as Prisma's SQLite migrations write them → the Prisma type. */
+const SQLITE_TYPES: Record<string, ColumnType> = {
+  INTEGER: 'Int', INT: 'Int', BIGINT: 'BigInt', REAL: 'Float', DOUBLE: 'Float', FLOAT: 'Float', DECIMAL: 'Decimal', NUMERIC: 'Decimal',
+  TEXT: 'String', BOOLEAN: 'Boolean', DATETIME: 'DateTime', DATE: 'DateTime', JSONB: 'Json', JSON: 'Json', BLOB: 'Bytes'
 }
 
-function scalar (model: string, field: string, type: string): ColumnType {
-  if (!SCALARS.has(type)) throw new Error(`${model}.${field}: type ${type} is not supported by the backup format`)
-  return type as ColumnType
+/** Tables that are the engine's or the migration runner's own, never the app's data. */
+const INTERNAL_TABLE = /^(sqlite_|_prisma_migrations$|_litestream|_cf_)/
+
+/**
+ * The app's tables at `upTo` (default: the last migration), in foreign-key order, from SQLite migrations:
+ * applied to a scratch in-memory database, then introspected.
+ */
+export async function schemaFromMigrations (migrations: readonly LocalMigration[], upTo?: string): Promise<TableSpec[]> {
+  const { createClient } = await import('@libsql/client')
+  const client = createClient({ url: ':memory:', intMode: 'number' })
+  try {
+    for (const migration of migrations) {
+      if (upTo !== undefined && migration.name > upTo) break
+      await client.executeMultiple(migration.sql)
+    }
+    const all = async (sql: string, args: unknown[] = []) => (await client.execute({ sql, args: args as never })).rows as unknown as Array<Record<string, unknown>>
+    const tables: TableSpec[] = []
+    for (const { name, sql } of await all("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid")) {
+      const table = String(name)
+      if (INTERNAL_TABLE.test(table)) continue
+      const info = await all('SELECT name, type, "notnull" AS required, pk FROM pragma_table_info(?) ORDER BY cid', [table])
+      const pk = info.filter(c => Number(c.pk) > 0).sort((a, b) => Number(a.pk) - Number(b.pk)).map(c => String(c.name))
+      const autoincrement = /\bAUTOINCREMENT\b/i.test(String(sql))
+      const columns: ColumnSpec[] = info.map(c => {
+        const declared = String(c.type).toUpperCase().replace(/\(.*$/, '').trim()
+        const type = SQLITE_TYPES[declared]
+        if (type === undefined) throw new Error(`${table}.${String(c.name)}: column type ${String(c.type)} is not supported by the backup format`)
+        const spec: ColumnSpec = { name: String(c.name), type, nullable: Number(c.required) === 0 && Number(c.pk) === 0 }
+        if (autoincrement && pk.length === 1 && pk[0] === spec.name && type === 'Int') spec.autoincrement = true
+        return spec
+      })
+      const uniques: string[][] = pk.length > 0 ? [pk] : []
+      const indexed: string[][] = pk.length > 0 ? [pk] : []
+      for (const index of await all('SELECT name, "unique" AS isUnique, origin, partial FROM pragma_index_list(?)', [table])) {
+        const cols = (await all('SELECT name FROM pragma_index_info(?) ORDER BY seqno', [index.name])).map(r => String(r.name))
+        if (cols.length === 0 || cols.includes('null')) continue // an expression index: nothing to check row by row
+        if (!indexed.some(u => same(u, cols))) indexed.push(cols)
+        if (Number(index.isUnique) === 1 && Number(index.partial) === 0 && !uniques.some(u => same(u, cols))) uniques.push(cols)
+      }
+      const fkRows = await all('SELECT id, seq, "table" AS target, "from" AS source, "to" AS dest FROM pragma_foreign_key_list(?) ORDER BY id, seq', [table])
+      const foreignKeys: ForeignKeySpec[] = []
+      for (const row of fkRows) {
+        let fk = foreignKeys[Number(row.id)]
+        if (!fk) fk = foreignKeys[Number(row.id)] = { columns: [], table: String(row.target), references: [] }
+        fk.columns.push(String(row.source))
+        fk.references.push(String(row.dest))
+      }
+      const key = pk.length > 0 ? pk : uniques[0]
+      if (!key) throw new Error(`${table}: a table without a primary key or unique index cannot be read in a stable order`)
+      if (!IDENT.test(table) || columns.some(c => !IDENT.test(c.name))) throw new Error(`${table}: names must be plain identifiers`)
+      tables.push({
+        name: table,
+        columns,
+        key,
+        references: [...new Set(foreignKeys.filter(Boolean).map(f => f.table))].filter(t => t !== table),
+        uniques,
+        indexed,
+        foreignKeys: foreignKeys.filter(Boolean)
+      })
+    }
+    return foreignKeyOrder(tables)
+  } finally {
+    client.close()
+  }
+}
+
+function same (a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+/** This app's tables at a migration level, from its SQLite migrations (the engine-neutral description). */
+export async function appSchema (upTo?: string, options: { migrationsDir?: string } = {}): Promise<TableSpec[]> {
+  const { listLocalMigrations } = await import('../db/migrate.ts')
+  return schemaFromMigrations(await listLocalMigrations('sqlite', options), upTo)
 }
 
 /** Topological order, stable on the schema's own order; a reference cycle keeps the schema order for its members. */
@@ -101,12 +138,86 @@ export function foreignKeyOrder (tables: TableSpec[]): TableSpec[] {
   return ordered
 }
 
-let cached: TableSpec[] | undefined
+/** What the target engine accepts in one column, beyond the Prisma type. */
+export interface ColumnLimit {
+  /** characters (MySQL VARCHAR(n)) */
+  maxChars?: number
+  /** bytes of UTF-8 (MySQL TEXT types, PostgreSQL's B-tree index entry) */
+  maxBytes?: number
+  /** the engine refuses U+0000 in text (PostgreSQL) */
+  noNul?: boolean
+  /** the smallest and largest year a DateTime holds */
+  minYear?: number
+  maxYear?: number
+  /** NaN / ±Infinity refused in a Float */
+  finiteFloat?: boolean
+  /** MySQL compares unique strings case- and accent-insensitively (utf8mb4_unicode_ci) */
+  foldCase?: boolean
+}
 
-/** This app's tables, from prisma/models.prisma. */
-export function appTables (): TableSpec[] {
-  cached ??= tablesFromSchema(readFileSync(MODELS_FILE, 'utf8'))
-  return cached
+/** Prisma's MySQL default for String without @db.*: VARCHAR(191). */
+const MYSQL_DEFAULT_VARCHAR = 191
+/** PostgreSQL's B-tree entries are at most 2704 bytes (a third of a page, minus headers): below, to be safe. */
+const PG_INDEX_BYTES = 2700
+const MYSQL_TEXT_BYTES: Record<string, number> = { TINYTEXT: 255, TEXT: 65_535, MEDIUMTEXT: 16_777_215, LONGTEXT: 4_294_967_295 }
+
+/**
+ * The target engine's limits for each `table.column` (key `Table.column`), from its own migrations up to the same
+ * level (MySQL: the declared VARCHAR(n) / TEXT of each column) and the engine's fixed rules.
+ */
+export function engineLimits (provider: Provider, tables: TableSpec[], targetMigrations: readonly LocalMigration[] = [], upTo?: string): Map<string, ColumnLimit> {
+  const limits = new Map<string, ColumnLimit>()
+  const declared = provider === 'mysql' ? mysqlDeclaredTypes(targetMigrations, upTo) : new Map<string, string>()
+  for (const table of tables) {
+    const indexedColumns = new Set((table.indexed ?? table.uniques ?? [table.key]).flat())
+    for (const column of table.columns) {
+      const limit: ColumnLimit = {}
+      if (provider === 'postgresql') {
+        if (column.type === 'String' || column.type === 'Json') limit.noNul = true
+        if (column.type === 'String' && indexedColumns.has(column.name)) limit.maxBytes = PG_INDEX_BYTES
+        if (column.type === 'DateTime') { limit.minYear = 1; limit.maxYear = 9999 }
+      }
+      if (provider === 'mysql') {
+        if (column.type === 'String') {
+          const type = declared.get(`${table.name}.${column.name}`) ?? `VARCHAR(${MYSQL_DEFAULT_VARCHAR})`
+          const chars = type.match(/^(?:VAR)?CHAR\((\d+)\)/)
+          if (chars) limit.maxChars = Number(chars[1])
+          else if (MYSQL_TEXT_BYTES[type.replace(/\W.*$/, '')]) limit.maxBytes = MYSQL_TEXT_BYTES[type.replace(/\W.*$/, '')]
+          limit.foldCase = true
+        }
+        if (column.type === 'DateTime') { limit.minYear = 1000; limit.maxYear = 9999 }
+        if (column.type === 'Float') limit.finiteFloat = true
+      }
+      if (provider === 'sqlite' && column.type === 'Float') limit.finiteFloat = true // NaN is stored as NULL
+      if (Object.keys(limit).length > 0) limits.set(`${table.name}.${column.name}`, limit)
+    }
+  }
+  return limits
+}
+
+/** `Table.column` → its declared MySQL type (upper case), from CREATE TABLE and ALTER TABLE … ADD/MODIFY. */
+function mysqlDeclaredTypes (migrations: readonly LocalMigration[], upTo?: string): Map<string, string> {
+  const types = new Map<string, string>()
+  for (const migration of migrations) {
+    if (upTo !== undefined && migration.name > upTo) break
+    for (const statement of migration.sql.replace(/^\s*--.*$/gm, '').split(/;\s*$/m)) {
+      const create = statement.match(/CREATE TABLE\s+`(\w+)`\s*\(([\s\S]*)\)/i)
+      if (create) {
+        for (const line of create[2].split('\n')) {
+          const m = line.match(/^\s*`(\w+)`\s+([A-Za-z]+(?:\(\d+(?:,\s*\d+)?\))?)/)
+          if (m) types.set(`${create[1]}.${m[1]}`, m[2].toUpperCase())
+        }
+        continue
+      }
+      const alter = statement.match(/ALTER TABLE\s+`(\w+)`([\s\S]*)/i)
+      if (alter) {
+        for (const m of alter[2].matchAll(/(?:ADD(?:\s+COLUMN)?|MODIFY(?:\s+COLUMN)?|CHANGE(?:\s+COLUMN)?\s+`\w+`)\s+`(\w+)`\s+([A-Za-z]+(?:\(\d+(?:,\s*\d+)?\))?)/gi)) {
+          types.set(`${alter[1]}.${m[1]}`, m[2].toUpperCase())
+        }
+      }
+    }
+  }
+  return types
 }
 
 export function isIdentifier (name: string): boolean {

@@ -8,10 +8,12 @@ import pg from 'pg'
 import mariadb from 'mariadb'
 import { encodeRow, type Value } from '../../../server/backup/codec.ts'
 import { openEngine } from '../../../server/backup/engines.ts'
-import { appTables } from '../../../server/backup/schema.ts'
+import { appSchema } from '../../../server/backup/schema.ts'
 import { migrate, migrationsDirOf, type Provider } from '../../../server/db/migrate.ts'
 import { requireService } from '../../helpers/services.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+
+const APP_TABLES = await appSchema()
 
 export const PG_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const MARIADB_URL = process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/mysql'
@@ -94,8 +96,8 @@ export async function seed (provider: Provider, url: string, rows: Record<string
   const engine = await openEngine(provider, url)
   try {
     await engine.beginWrite()
-    for (const table of appTables()) await engine.insert(table.name, table.columns, rows[table.name] ?? [])
-    for (const table of appTables()) await engine.continueSequences(table.name, table.columns)
+    for (const table of APP_TABLES) await engine.insert(table.name, table.columns, rows[table.name] ?? [])
+    for (const table of APP_TABLES) await engine.continueSequences(table.name, table.columns)
     await engine.commit()
   } finally {
     await engine.close()
@@ -108,7 +110,7 @@ export async function logicalDump (provider: Provider, url: string): Promise<Rec
   try {
     await engine.beginSnapshot()
     const dump: Record<string, string[]> = {}
-    for (const table of appTables()) {
+    for (const table of APP_TABLES) {
       dump[table.name] = []
       for await (const batch of engine.readRows(table, 100)) for (const row of batch) dump[table.name].push(encodeRow(table.columns, row))
     }

@@ -11,11 +11,13 @@ import { openEngine } from '../../../server/backup/engines.ts'
 import { BackupError } from '../../../server/backup/errors.ts'
 import { backupLimits, dataFileName, FORMAT_NAME, type Manifest } from '../../../server/backup/format.ts'
 import { restoreBackup } from '../../../server/backup/restore.ts'
-import { appTables } from '../../../server/backup/schema.ts'
+import { appSchema } from '../../../server/backup/schema.ts'
 import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.ts'
 import { listLocalMigrations, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, migrationsAvailable } from './fixtures.ts'
+
+const APP_TABLES = await appSchema()
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex')
 const admin = (id: number, username: string, email: string) =>
@@ -34,7 +36,7 @@ async function archive (dir: string): Promise<string> {
     createdAt: '2026-01-01T00:00:00.000Z',
     sourceProvider: 'sqlite',
     migration: (await listLocalMigrations('sqlite')).at(-1)!.name,
-    tables: appTables().map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns }))
+    tables: APP_TABLES.map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns }))
   }
   const parts: Buffer[] = []
   for (const [name, text] of [['manifest.json', JSON.stringify(manifest)], ...manifest.tables.map(t => [t.file, files[t.name]])]) {
@@ -61,7 +63,7 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     })
     const engine = await openEngine(provider, url)
     try {
-      for (const table of appTables()) assert.equal(await engine.count(table.name), 0, `${table.name} is empty`)
+      for (const table of APP_TABLES) assert.equal(await engine.count(table.name), 0, `${table.name} is empty`)
     } finally {
       await engine.close()
     }

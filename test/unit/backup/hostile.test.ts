@@ -8,11 +8,13 @@ import { test, type TestContext } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { BackupError, type BackupErrorCode } from '../../../server/backup/errors.ts'
 import { backupLimits, dataFileName, FORMAT_NAME, type BackupLimits, type Manifest } from '../../../server/backup/format.ts'
-import { appTables } from '../../../server/backup/schema.ts'
+import { appSchema } from '../../../server/backup/schema.ts'
 import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.ts'
 import { verifyBackup } from '../../../server/backup/verify.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+
+const APP_TABLES = await appSchema()
 
 const LATEST = (await listLocalMigrations('sqlite')).at(-1)!.name
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
@@ -44,7 +46,7 @@ function tarOf (entries: Entry[], end = true): Buffer {
 /** The data lines of a small valid backup, and its manifest. */
 function validParts (overrides: Partial<Manifest> = {}) {
   const files: Record<string, string> = {
-    AdminUser: '{"id":1,"username":"alice","email":"a@example.com","passwordHash":"h","locale":"en","createdAt":"2026-01-01T00:00:00.000Z","updatedAt":"2026-01-01T00:00:00.000Z","lastLoginAt":null}\n',
+    AdminUser: '{"id":1,"username":"alice","email":"a@example.com","passwordHash":"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo","locale":"en","createdAt":"2026-01-01T00:00:00.000Z","updatedAt":"2026-01-01T00:00:00.000Z","lastLoginAt":null}\n',
     Setting: '',
     AuditLog: '{"id":1,"at":"2026-01-01T00:00:00.000Z","event":"x","detail":null,"actorId":1}\n'
   }
@@ -55,7 +57,7 @@ function validParts (overrides: Partial<Manifest> = {}) {
     createdAt: '2026-01-01T00:00:00.000Z',
     sourceProvider: 'sqlite',
     migration: LATEST,
-    tables: appTables().map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns })),
+    tables: APP_TABLES.map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns })),
     ...overrides
   }
   return { files, manifest }
@@ -116,11 +118,11 @@ const cases: Array<[string, () => Buffer, BackupErrorCode, Partial<BackupLimits>
   ['a manifest that is not JSON', () => gzipSync(tarOf([{ name: 'manifest.json', data: '{nope' }])), 'manifestInvalid'],
   ['a manifest with a hostile table name', () => { const p = validParts(); const e = entriesOf(p); p.manifest.tables[0].name = 'x"; DROP TABLE y; --'; e[0].data = JSON.stringify(p.manifest); return gzipSync(tarOf(e)) }, 'manifestInvalid'],
   ['a JSON line over the limit', () => { const p = validParts(); p.files.Setting = `{"key":"k","value":"${'v'.repeat(2000)}","updatedAt":"2026-01-01T00:00:00.000Z"}\n`; p.manifest = validParts().manifest; const s = p.manifest.tables.find(x => x.name === 'Setting')!; s.rows = 1; s.sha256 = sha(p.files.Setting); return gzipSync(tarOf(entriesOf(p))) }, 'lineTooLong', { maxLineBytes: 1000 }],
-  ['a row with a wrong type', () => rowCase('{"key":"k","value":42,"updatedAt":"2026-01-01T00:00:00.000Z"}\n'), 'badRow'],
-  ['a row missing a required field', () => rowCase('{"key":"k","updatedAt":"2026-01-01T00:00:00.000Z"}\n'), 'badRow'],
-  ['a row with an unknown column', () => rowCase('{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00.000Z","admin":true}\n'), 'badRow'],
-  ['a row with a date without milliseconds', () => rowCase('{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00Z"}\n'), 'badRow'],
-  ['a line that is not JSON', () => rowCase('{"key":\n'), 'badRow'],
+  ['a row with a wrong type', () => rowCase('{"key":"k","value":42,"updatedAt":"2026-01-01T00:00:00.000Z"}\n'), 'rowType'],
+  ['a row missing a required field', () => rowCase('{"key":"k","updatedAt":"2026-01-01T00:00:00.000Z"}\n'), 'rowRequired'],
+  ['a row with an unknown column', () => rowCase('{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00.000Z","admin":true}\n'), 'rowUnknownColumn'],
+  ['a row with a date without milliseconds', () => rowCase('{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00Z"}\n'), 'rowType'],
+  ['a line that is not JSON', () => rowCase('{"key":\n'), 'rowNotJson'],
   ['more rows than the manifest says', () => { const p = validParts(); p.files.Setting = '{"key":"k","value":"v","updatedAt":"2026-01-01T00:00:00.000Z"}\n'; const s = p.manifest.tables.find(x => x.name === 'Setting')!; s.sha256 = sha(p.files.Setting); return gzipSync(tarOf(entriesOf(p))) }, 'rowCount'],
   ['an archive over the size limit', () => gzipSync(tarOf(entriesOf(validParts()))), 'tooLarge', { maxArchiveBytes: 100 }]
 ]
