@@ -371,16 +371,15 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
 }
 
 function saveDraft (step: Step, data: WizardData, input: Input): void {
-  const draft: Input = {}
-  for (const [k, v] of Object.entries(input)) {
-    if (!k.startsWith('_') && !step.secretFields?.includes(k)) draft[k] = v
-  }
-  data.drafts[step.id] = draft
+  data.drafts[step.id] = visibleValues(step, input)
 }
 
+/** Values without the secret fields, and with secrets inside other fields (a URL's password) removed. */
 function visibleValues (step: Step, values: Input): Input {
   const out: Input = {}
-  for (const [k, v] of Object.entries(values)) if (!k.startsWith('_') && !step.secretFields?.includes(k)) out[k] = v
+  for (const [k, v] of Object.entries(values)) {
+    if (!k.startsWith('_') && !step.secretFields?.includes(k)) out[k] = step.redact ? step.redact(k, v) : v
+  }
   return out
 }
 

@@ -10,7 +10,7 @@ import { buildApp } from '../../../server/app.ts'
 import { hashPassword } from '../../../server/auth/password.ts'
 import { Client, tempDir, text } from '../../helpers/app.ts'
 import { createDatabase, requireServer, urlOf } from '../../helpers/databases.ts'
-import { tcpProxy, type TcpProxy } from '../../helpers/net.ts'
+import { tcpProxy } from '../../helpers/net.ts'
 import { ADMIN, installedEnv, writeEnv } from '../cache/installed.ts'
 
 async function installedOnProxy (t: TestContext, opts: { user?: string, listening?: boolean } = {}) {
