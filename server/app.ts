@@ -19,7 +19,7 @@ import security, { isCsrfError } from './plugins/security.ts'
 import appRoutes from './app/routes.ts'
 import healthRoutes from './app/health.ts'
 import backupRoutes from './app/backup-routes.ts'
-import { openRuntime, RuntimeError } from './app/runtime.ts'
+import { databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
 import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
@@ -146,6 +146,11 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       req.log.info({ code: err.code }, 'CSRF check failed')
       return reply.page('error', { status: 403, messageKey: 'errors.csrf' }, 403)
     }
+    if (err.code === 'AMORCE_CACHE_UNAVAILABLE' && state.mode !== 'setup' && isSetupUrl(req.url)) {
+      // Installed: /setup does not exist, whatever the cache says (the session it failed to read is not needed).
+      ;(req as { session: unknown }).session = null
+      return reply.page('error', { status: 404, messageKey: 'errors.notFound' }, 404)
+    }
     if (err.code === 'AMORCE_CACHE_UNAVAILABLE') {
       // Redis away at run time: a clear 503 (the client reconnects by itself), not a crash.
       req.log.error({ err: { message: err.message, cause: (err.cause as Error | undefined)?.message } }, 'cache unavailable')
@@ -155,11 +160,24 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(503).send({ status: 'error', cache: 'down' })
       return reply.page('unavailable', { part: 'cache' }, 503)
     }
+    if (status >= 500 && state.mode === 'normal' && state.runtime && await databaseDown(state.runtime, err)) {
+      // The database went away under a running app: the same clear 503 as for the cache; the driver's
+      // pool reconnects by itself, so the next request after it is back succeeds.
+      req.log.error({ err: { message: err.message, code: err.code } }, 'database unavailable')
+      reply.header('retry-after', '5')
+      if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(503).send({ status: 'error', db: 'down' })
+      return reply.page('unavailable', { part: 'db' }, 503)
+    }
     if (status >= 500) req.log.error({ err }, 'request failed')
     else req.log.info({ err: { message: err.message, code: err.code } }, 'bad request')
     if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(status).send({ status: 'error' })
-    return reply.page('error', { status, messageKey: status >= 500 ? 'errors.internal' : 'errors.badRequest' }, status)
+    return reply.page('error', { status, messageKey: status >= 500 ? 'errors.internal' : (CLIENT_ERROR_KEYS[status] ?? 'errors.badRequest') }, status)
   })
+  const isSetupUrl = (url: string) => {
+    const p = url.split('?')[0]
+    const prefix = `${state.config.basePath}/setup`
+    return p === prefix || p.startsWith(`${prefix}/`)
+  }
   app.setNotFoundHandler(async (_req, reply) => reply.page('error', { status: 404, messageKey: 'errors.notFound' }, 404))
 
   const switchToNormal = async () => {
@@ -175,6 +193,9 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   app.addHook('onClose', async () => { await state.runtime?.close() })
   return app
 }
+
+/** Client errors with their own page (the others are "request not understood"). */
+const CLIENT_ERROR_KEYS: Record<number, string> = { 413: 'errors.tooLarge', 415: 'errors.unsupportedType' }
 
 /** Setup when no lock; normal when installed and the runtime opens; unavailable otherwise. */
 async function decideMode (app: FastifyInstance, state: AppState): Promise<void> {
@@ -221,9 +242,10 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
     await removeJournal(config.dataDir).catch(() => {})
   } catch (err) {
     const part = err instanceof RuntimeError ? err.part : 'db'
-    app.log.error({ part, err: { message: (err as Error).message } }, 'installed, but normal mode cannot start')
+    const cause = err instanceof RuntimeError ? err.dbCause : undefined
+    app.log.error({ part, cause, err: { message: (err as Error).message } }, 'installed, but normal mode cannot start')
     state.mode = 'unavailable'
-    state.unavailable = { part, since: state.unavailable?.since ?? new Date(), lastTry: new Date() }
+    state.unavailable = { part, cause, since: state.unavailable?.since ?? new Date(), lastTry: new Date() }
   }
 }
 

@@ -22,7 +22,7 @@ export interface AppState {
   /** normal mode */
   runtime?: Runtime
   /** unavailable mode: why normal mode could not start (shown as 503, never the wizard) */
-  unavailable?: { part: string, since: Date, lastTry: Date }
+  unavailable?: { part: string, since: Date, lastTry: Date, /** part db: the connection cause (refused, authFailed…) */ cause?: string }
   setup?: SetupState
   /** the store @fastify/session uses now */
   sessionStore: SessionStore

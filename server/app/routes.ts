@@ -40,7 +40,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
       const q = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
       return reply.redirect(`${base()}/setup${q}`, 303)
     }
-    if (mode === 'unavailable') return reply.page('unavailable', { part: app.amorce.unavailable?.part ?? 'db' }, 503)
+    if (mode === 'unavailable') return reply.header('retry-after', '5').page('unavailable', { part: app.amorce.unavailable?.part ?? 'db', cause: app.amorce.unavailable?.cause }, 503)
   })
 
   app.get('/', async (req, reply) => reply.redirect(`${base()}${req.session.userId ? '/dashboard' : '/login'}`, 303))

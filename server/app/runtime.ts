@@ -4,7 +4,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AppConfig } from '../config/config.ts'
 import { openCache, type Cache } from '../cache/index.ts'
 import { createPrismaClient, type Db } from '../db/client.ts'
-import { migrate } from '../db/migrate.ts'
+import { migrate, MigrationError } from '../db/migrate.ts'
+import { classifyMysqlError, classifyPgError, type ProbeCause } from '../db/probe.ts'
 
 export interface Runtime {
   db: Db
@@ -14,8 +15,37 @@ export interface Runtime {
 }
 
 export class RuntimeError extends Error {
-  constructor (readonly part: 'config' | 'db' | 'migrations' | 'cache', message: string, options?: { cause?: unknown }) {
+  constructor (readonly part: 'config' | 'db' | 'migrations' | 'cache', message: string, options?: { cause?: unknown, dbCause?: ProbeCause }) {
     super(message, options)
+    this.dbCause = options?.dbCause
+  }
+
+  /** part `db`: why the connection failed (refused, authFailed, dns…), as the wizard's test names it */
+  readonly dbCause?: ProbeCause
+}
+
+/** The connection cause of a driver error (server engines; SQLite has no connection to lose). */
+export function connectionCause (provider: Runtime['provider'], err: unknown): ProbeCause {
+  if (provider === 'sqlite') return 'unknown'
+  return provider === 'postgresql' ? classifyPgError(err) : classifyMysqlError(err)
+}
+
+/**
+ * Whether a request failed because the database is away: a bounded `SELECT 1`. Asked only after a
+ * request failed (a 5xx), so a healthy app pays nothing for it.
+ */
+export async function databaseDown (runtime: Runtime, _err?: unknown, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      runtime.db.$queryRawUnsafe('SELECT 1'),
+      new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs) })
+    ])
+    return false
+  } catch {
+    return true
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -31,6 +61,10 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     })
     if (applied.length > 0) log.info({ count: applied.length }, 'pending migrations applied')
   } catch (err) {
+    // Not reaching the server is not a failed update: say which (refused, password, DNS…).
+    if (err instanceof MigrationError && err.code === 'connectionFailed') {
+      throw new RuntimeError('db', (err as Error).message, { cause: err, dbCause: connectionCause(provider, err.cause ?? err) })
+    }
     throw new RuntimeError('migrations', (err as Error).message, { cause: err })
   }
 
@@ -39,7 +73,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     await db.$queryRawUnsafe('SELECT 1')
   } catch (err) {
     await db.$disconnect().catch(() => {})
-    throw new RuntimeError('db', (err as Error).message, { cause: err })
+    throw new RuntimeError('db', (err as Error).message, { cause: err, dbCause: connectionCause(provider, err) })
   }
 
   let cache: Cache | undefined

@@ -478,10 +478,12 @@ export async function createWizardAdmin (
       create: { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale },
       update: { email: admin.email, passwordHash: admin.passwordHash, locale }
     })
-    const audit = db.auditLog.create({ data: { event: 'install.completed', detail: JSON.stringify(detail) } })
+    const audit = () => db.auditLog.create({ data: { event: 'install.completed', detail: JSON.stringify(detail) } })
+    // Without the claim, this resumes an install whose claim, account and audit row were written together:
+    // the account is updated, the install is not recorded twice.
     return claim
-      ? db.$transaction([db.setting.create({ data: { key: ADMIN_CLAIM_KEY, value: admin.username } }), upsert, audit])
-      : db.$transaction([upsert, audit])
+      ? db.$transaction([db.setting.create({ data: { key: ADMIN_CLAIM_KEY, value: admin.username } }), upsert, audit()])
+      : db.$transaction([upsert])
   }
   try {
     for (let attempt = 1; ; attempt++) {

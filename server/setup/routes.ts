@@ -30,7 +30,8 @@ export function formInput (body: unknown): Input {
   const input: Input = {}
   if (!body || typeof body !== 'object') return input
   for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
-    if (key.length > 64) continue
+    // `__proto__` would set the object's prototype, not a field: no form has a field of that name.
+    if (key.length > 64 || key === '__proto__') continue
     const value = Array.isArray(raw) ? raw.find(v => typeof v === 'string') : raw
     if (typeof value === 'string') input[key] = value.slice(0, MAX_FIELD_LENGTH)
   }
@@ -226,8 +227,9 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       return streamInstall(req, reply, data)
     }
     if (action !== 'next') {
-      const handler = step.actions?.[action]
-      if (!handler) return reply.page('error', { status: 400, messageKey: 'errors.badRequest' }, 400)
+      // Own properties only: `constructor`, `toString` or `__proto__` are not actions.
+      const handler = step.actions && Object.hasOwn(step.actions, action) ? step.actions[action] : undefined
+      if (typeof handler !== 'function') return reply.page('error', { status: 400, messageKey: 'errors.badRequest' }, 400)
       saveDraft(step, data, input)
       req.session.wizard = data
       const outcome = await handler(input, ctx)
@@ -369,16 +371,15 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
 }
 
 function saveDraft (step: Step, data: WizardData, input: Input): void {
-  const draft: Input = {}
-  for (const [k, v] of Object.entries(input)) {
-    if (!k.startsWith('_') && !step.secretFields?.includes(k)) draft[k] = v
-  }
-  data.drafts[step.id] = draft
+  data.drafts[step.id] = visibleValues(step, input)
 }
 
+/** Values without the secret fields, and with secrets inside other fields (a URL's password) removed. */
 function visibleValues (step: Step, values: Input): Input {
   const out: Input = {}
-  for (const [k, v] of Object.entries(values)) if (!k.startsWith('_') && !step.secretFields?.includes(k)) out[k] = v
+  for (const [k, v] of Object.entries(values)) {
+    if (!k.startsWith('_') && !step.secretFields?.includes(k)) out[k] = step.redact ? step.redact(k, v) : v
+  }
   return out
 }
 

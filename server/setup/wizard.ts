@@ -21,6 +21,8 @@ export interface WizardData {
   database?: DatabaseAnswer
   /** the last database password typed on the database step: kept server-side so a re-render without it keeps it */
   databasePassword?: string
+  /** whose password databasePassword is (engine, host, port, user): another account or server never gets it */
+  databasePasswordFor?: string
   /** redisUrl never holds the password: it is kept apart (a secret field, never shown) */
   cache?: { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string, redisPassword?: string }
   restore?: { mode: 'fresh' } | RestoreChoice
@@ -54,6 +56,8 @@ export interface Step {
   id: StepId
   /** fields never echoed back into a page nor kept in drafts */
   secretFields?: string[]
+  /** a value as it may be shown or kept in a draft, for fields that can hold a secret inside (a pasted URL) */
+  redact?(name: string, value: string): string
   /** the form's values: the accepted answer, else defaults */
   values(ctx: StepContext): Input
   /** extra data for the page (checks, warnings) */

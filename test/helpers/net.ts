@@ -25,3 +25,38 @@ export async function tcpListener (t: TestContext, onConnection: (socket: net.So
   t.after(() => new Promise<void>(resolve => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }))
   return (server.address() as net.AddressInfo).port
 }
+
+export interface TcpProxy {
+  port: number
+  /** Closes the listener and cuts every connection through it: the server "goes away". */
+  stop(): Promise<void>
+  /** Listens again on the same port: the server "comes back". */
+  start(): Promise<void>
+}
+
+/** A TCP proxy on 127.0.0.1 to `target`, stopped and restarted at will (a database outage without stopping the shared server). */
+export async function tcpProxy (t: TestContext, target: { host: string, port: number }, opts: { listening?: boolean } = {}): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>()
+  const track = (s: net.Socket) => { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)) }
+  const server = net.createServer(client => {
+    track(client)
+    const upstream = net.connect(target.port, target.host)
+    track(upstream)
+    client.pipe(upstream).pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  const port = await freePort()
+  const proxy: TcpProxy = {
+    port,
+    start: () => new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve() }) }),
+    stop: () => new Promise<void>(resolve => {
+      for (const s of sockets) s.destroy()
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+    })
+  }
+  if (opts.listening !== false) await proxy.start()
+  t.after(() => proxy.stop())
+  return proxy
+}

@@ -203,6 +203,8 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
 export const cacheStep: Step = {
   id: 'cache',
   secretFields: ['redisPassword'],
+  // A password typed inside the URL is kept apart (test()), never in a draft nor in the page.
+  redact: (name, value) => name === 'redisUrl' ? withoutPassword(value) : value,
   values: ctx => {
     const c = ctx.data.cache
     const accepted = ctx.data.done.includes('cache') && c ? c : undefined

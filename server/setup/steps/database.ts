@@ -53,14 +53,47 @@ async function testSqlite (input: Input): Promise<ActionOutcome & { file?: strin
 // ---------------------------------------------------------------------------------------------
 // Servers: the form (or a pasted URL) → connection settings
 
-/** The password to use: the one typed now, else the one kept from an earlier submission of this step. */
-function passwordFor (input: Input, ctx: StepContext): string {
+/** Whose password it is: another engine, server or user never inherits a password kept for this one. */
+function accountKey (c: Pick<ServerConnection, 'provider' | 'host' | 'port' | 'user'>): string {
+  return JSON.stringify([c.provider, c.host.replace(/^\[(.*)\]$/, '$1').toLowerCase(), c.port, c.user])
+}
+
+/** Remembers a password for this account (kept server-side, never rendered). */
+function keepPassword (ctx: StepContext, account: string, password: string): void {
+  ctx.data.databasePassword = password
+  ctx.data.databasePasswordFor = account
+}
+
+/**
+ * The password to use: the one typed now, else the one kept from an earlier submission of this step or from
+ * the accepted answer, but only for the same account: switching to another user or host starts with none.
+ */
+function passwordFor (input: Input, ctx: StepContext, account: string): string {
   if ((input.password ?? '') !== '') {
-    ctx.data.databasePassword = input.password
+    keepPassword(ctx, account, input.password)
     return input.password
   }
-  if (ctx.data.databasePassword !== undefined) return ctx.data.databasePassword
-  return ctx.data.database && ctx.data.database.provider !== 'sqlite' ? ctx.data.database.password : ''
+  return keptPassword(ctx, account) ?? ''
+}
+
+function keptPassword (ctx: StepContext, account: string): string | undefined {
+  if (ctx.data.databasePassword !== undefined && ctx.data.databasePasswordFor === account) return ctx.data.databasePassword
+  const answer = ctx.data.database
+  if (answer && answer.provider !== 'sqlite' && answer.password !== '' && accountKey(answer) === account) return answer.password
+  return undefined
+}
+
+/** A pasted URL as it may be shown again or kept in a draft: without its password. */
+export function urlWithoutPassword (text: string): string {
+  try {
+    const url = new URL(text.trim())
+    if (url.password === '') return text
+    url.password = ''
+    return url.toString()
+  } catch {
+    // Not a URL we read: whatever sits between `//` and the last `@` may be credentials.
+    return text.replace(/\/\/.*@/, '//')
+  }
 }
 
 /** Host names (underscores too: Docker service names have them) or IP addresses, IPv6 with or without brackets. */
@@ -72,8 +105,8 @@ function connectionFrom (input: Input, ctx: StepContext): { connection?: ServerC
   if (pasted !== '') {
     try {
       const connection = parseDatabaseUrl(pasted)
-      if (connection.password === '') connection.password = passwordFor(input, ctx)
-      else ctx.data.databasePassword = connection.password
+      if (connection.password === '') connection.password = passwordFor(input, ctx, accountKey(connection))
+      else keepPassword(ctx, accountKey(connection), connection.password)
       if (!validDatabaseName(connection.database)) return { errors: { url: { key: 'setup.database.errors.databaseInvalid' } } }
       const fill: Input = {
         provider: connection.provider,
@@ -110,7 +143,7 @@ function connectionFrom (input: Input, ctx: StepContext): { connection?: ServerC
   const caRaw = (input.caFile ?? '').trim()
   if (tls === 'verify' && caRaw !== '' && (caRaw.length > 1024 || caRaw.includes('\0'))) errors.caFile = { key: 'setup.database.errors.fileInvalid' }
   if (Object.keys(errors).length > 0) return { errors }
-  const password = passwordFor(input, ctx)
+  const password = passwordFor(input, ctx, accountKey({ provider, host, port, user }))
   return { connection: { provider, host: host.replace(/^\[(.*)\]$/, '$1'), port, user, password, database, tls, caFile: tls === 'verify' && caRaw !== '' ? path.resolve(caRaw) : '' } }
 }
 
@@ -155,11 +188,16 @@ function scrub (text: string, secret: string): string {
   return secret.length > 0 ? text.split(secret).join('…').split(encodeURIComponent(secret)).join('…') : text
 }
 
+/** After a test the fields show this connection's account (a pasted URL fills them): say whether its password is kept. */
+function withPasswordState (outcome: ActionOutcome, c: ServerConnection, ctx: StepContext): ActionOutcome {
+  return { ...outcome, view: { ...outcome.view, passwordStored: keptPassword(ctx, accountKey(c)) !== undefined } }
+}
+
 async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcome & { connection?: ServerConnection, result?: ProbeResult }> {
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
   const result = await probeDatabase(connection)
-  return { ...serverOutcome(result, connection, fill), connection, result }
+  return { ...withPasswordState(serverOutcome(result, connection, fill), connection, ctx), connection, result }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,15 +228,16 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (errors || !connection) return { errors }
   const failed = await createServerDatabase(connection)
   if (failed) {
-    return serverOutcome(failed, connection, fill)
+    return withPasswordState(serverOutcome(failed, connection, fill), connection, ctx)
   }
-  const outcome = serverOutcome(await probeDatabase(connection), connection, fill)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
 export const databaseStep: Step = {
   id: 'database',
   secretFields: ['password'],
+  redact: (name, value) => name === 'url' ? urlWithoutPassword(value) : value,
   values: ctx => {
     const answer = ctx.data.database
     const base: Input = {
@@ -214,7 +253,10 @@ export const databaseStep: Step = {
   },
   async view (ctx, values) {
     const answer = ctx.data.database
-    const stored = ctx.data.databasePassword !== undefined || (answer !== undefined && answer.provider !== 'sqlite' && answer.password !== '')
+    // "Leave empty to keep it" only where a password is kept for the account the form shows.
+    const provider = isServer(values.provider) ? values.provider : answer && answer.provider !== 'sqlite' ? answer.provider : 'postgresql'
+    const port = Number(values.port) || DEFAULT_PORTS[provider]
+    const stored = keptPassword(ctx, accountKey({ provider, host: (values.host ?? '').trim(), port, user: (values.user ?? '').trim() })) !== undefined
     return {
       providers: PROVIDERS,
       instances: INSTANCES,
@@ -236,6 +278,7 @@ export const databaseStep: Step = {
       if (result.errors || !result.file) return result
       ctx.data.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}`, multipleInstances }
       delete ctx.data.databasePassword
+      delete ctx.data.databasePasswordFor
       return {}
     }
     if (!isServer(input.provider) && (input.url ?? '').trim() === '') return { errors: { provider: { key: 'setup.database.errors.provider' } } }
@@ -248,6 +291,7 @@ export const databaseStep: Step = {
     const c = outcome.connection
     ctx.data.database = { ...c, url: buildDatabaseUrl(c), multipleInstances, allowOtherTables: otherTables }
     delete ctx.data.databasePassword
+    delete ctx.data.databasePasswordFor
     return {}
   }
 }
