@@ -1,7 +1,7 @@
 // The tables a backup holds, derived from the Prisma model source (prisma/models.prisma): every model, its scalar
 // columns with their Prisma types, and foreign-key order. A new model is picked up without touching this code.
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { fromPackageRoot } from '../paths.ts'
 
 /** The Prisma scalar types a column can have; enums are stored and carried as strings. */
 export const COLUMN_TYPES = ['Int', 'BigInt', 'Float', 'Decimal', 'String', 'Boolean', 'DateTime', 'Json', 'Bytes'] as const
@@ -29,7 +29,7 @@ export interface TableSpec {
 const SCALARS = new Set<string>(COLUMN_TYPES)
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-export const MODELS_FILE = fileURLToPath(new URL('../../prisma/models.prisma', import.meta.url))
+export const MODELS_FILE = fromPackageRoot('prisma', 'models.prisma')
 
 /** Reads the models of a Prisma schema text, in foreign-key order (a table comes after those it references). */
 export function tablesFromSchema (source: string): TableSpec[] {
