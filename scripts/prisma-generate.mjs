@@ -1,4 +1,5 @@
-// Runs `prisma generate` for every provider's schema during `npm install`.
+// Runs `prisma generate` for the given providers' schemas (all by default); scripts/build.mjs calls it
+// at `npm install` when a schema changed.
 // Prisma's CLI wants a schema-engine binary even though generate does not use it, and would try to
 // download one from a CDN that many hosts (and this project's CI) cannot reach: pointing
 // PRISMA_SCHEMA_ENGINE_BINARY at any existing file skips that download.
@@ -21,7 +22,8 @@ const env = {
   PRISMA_HIDE_UPDATE_MESSAGE: '1',
   CHECKPOINT_DISABLE: '1'
 }
-for (const provider of PROVIDERS) {
+const wanted = process.argv.length > 2 ? process.argv.slice(2) : PROVIDERS
+for (const provider of wanted) {
   const r = spawnSync(process.execPath, [prismaCli, 'generate', '--schema', schemaPath(provider)], { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
   if (r.status !== 0) {
     process.stderr.write(r.stdout + r.stderr)

@@ -2,7 +2,6 @@
 // setup and app routes. Both route sets stay registered; the mode in app.amorce picks who answers.
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
@@ -26,6 +25,7 @@ import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
 import { createPrismaClient } from './db/client.ts'
 import { sqliteFilePath } from './db/migrate.ts'
 import type { AppState } from './state.ts'
+import { packageDir } from './paths.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +38,7 @@ declare module 'fastify' {
   }
 }
 
-export const publicDir = fileURLToPath(new URL('../public/', import.meta.url))
+export const publicDir = packageDir('public')
 
 /** Log redaction: secrets never reach the log (ARCHITECTURE.md, habit 7). */
 export const REDACT = {

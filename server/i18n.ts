@@ -2,14 +2,14 @@
 // (locales/en/setup/database.json → `setup.database.title`), so a key says where its text lives.
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import i18next, { type TFunction } from 'i18next'
+import { packageDir } from './paths.ts'
 
 export const LANGUAGES = ['en', 'fr'] as const
 export type Language = typeof LANGUAGES[number]
 export const DEFAULT_LANGUAGE: Language = 'en'
 
-export const localesDir = fileURLToPath(new URL('../locales/', import.meta.url))
+export const localesDir = packageDir('locales')
 
 type Tree = Record<string, unknown>
 

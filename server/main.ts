@@ -2,15 +2,11 @@
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
 import { runUnattended } from './setup/unattended.ts'
+import { terminalLogger } from './logger.ts'
 
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
-  app = await buildApp({
-    // Readable lines in a terminal, JSON lines (pino) everywhere else, e.g. under systemd or Docker.
-    logger: process.stdout.isTTY && !process.env.LOG_JSON
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } }
-      : undefined
-  })
+  app = await buildApp({ logger: terminalLogger() })
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`Configuration error: ${err.message}`)

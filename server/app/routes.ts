@@ -7,6 +7,7 @@ import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { migrationStatus } from '../db/migrate.ts'
 import { formInput } from '../setup/routes.ts'
 import { createSettings } from './settings.ts'
+import { fromPackageRoot } from '../paths.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
@@ -14,7 +15,7 @@ declare module '@fastify/session' {
   }
 }
 
-export const APP_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version
+export const APP_VERSION: string = JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')).version
 
 // A real hash to verify against when the user does not exist, so both cases take the same time.
 let dummyHash: Promise<string> | undefined

@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs'
 import type { Provider } from '../db/migrate.ts'
 import type { ColumnSpec } from './schema.ts'
+import { fromPackageRoot } from '../paths.ts'
 
 export const FORMAT_NAME = 'amorce-backup'
 export const FORMAT_VERSION = 1
 export const MANIFEST_NAME = 'manifest.json'
-export const APP_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version
+export const APP_VERSION: string = JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')).version
 
 export function dataFileName (table: string): string {
   return `data/${table}.jsonl`

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { Client, InValue, Transaction } from '@libsql/client'
 import type { ClientConfig } from 'pg'
 import { mariadbConfig, parseDatabaseUrl, pgConfig, type ServerConnection } from './url.ts'
+import { packageDir } from '../paths.ts'
 
 export type Provider = 'sqlite' | 'postgresql' | 'mysql'
 export const PROVIDERS: readonly Provider[] = ['sqlite', 'postgresql', 'mysql']
@@ -115,7 +116,7 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
 const MIGRATION_FILE = 'migration.sql'
 const LOCKFILE = 'migration_lock.toml'
-const prismaDir = fileURLToPath(new URL('../../prisma/', import.meta.url))
+const prismaDir = packageDir('prisma')
 
 export function migrationsDirOf (provider: Provider): string {
   return path.join(prismaDir, provider, 'migrations')

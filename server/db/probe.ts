@@ -3,11 +3,11 @@
 // database already holds, and creates a missing database when asked. Testable without HTTP.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { Client as PgClient } from 'pg'
 import type { Connection as MariaConnection } from 'mariadb'
 import { listLocalMigrations, MIGRATIONS_TABLE } from './migrate.ts'
 import { CONNECT_TIMEOUT_MS, mariadbConfig, pgConfig, type ServerConnection } from './url.ts'
+import { fromPackageRoot } from '../paths.ts'
 
 export type ProbeCause =
   | 'dns' | 'refused' | 'unreachable' | 'timeout'
@@ -153,7 +153,7 @@ export function versionTooOld (server: ProbeSuccess['server'], parts: number[]):
 // ---------------------------------------------------------------------------------------------
 // What the database holds
 
-const modelsFile = fileURLToPath(new URL('../../prisma/models.prisma', import.meta.url))
+const modelsFile = fromPackageRoot('prisma', 'models.prisma')
 let modelTables: string[] | undefined
 
 /** The tables this app's models create (their names must not be taken by another application's tables). */

@@ -1,11 +1,11 @@
 // Pages: Eta templates under views/, rendered with what every page needs (t, lang, base path).
-import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import type { FastifyReply } from 'fastify'
+import { packageDir } from '../paths.ts'
 
-export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url))
+export const viewsDir = packageDir('views')
 
 declare module 'fastify' {
   interface FastifyReply {

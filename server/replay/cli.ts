@@ -1,10 +1,13 @@
 // `npm run replay -- <answers.json> --url <base-url> [--token <token>]`: installs a server through
-// its own wizard, headless. Exit 0 once the admin is signed in; 1 replay failed; 2 bad input; 3 no browser.
+// its own wizard, headless. Exit 0 once the admin is signed in; 1 replay failed; 2 bad input; 3 no browser
+// (or no playwright-core: it is an optional dependency, absent from a production install).
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { AnswersError, loadAnswers } from './answers.ts'
 import { findChromium, replay, ReplayError } from './replay.ts'
+import { playwrightAvailable } from './playwright.ts'
+import { translator } from '../i18n.ts'
 
 const USAGE = 'usage: npm run replay -- <answers.json> --url <base-url> [--token <token>] [--data-dir <dir>] [--screenshots <dir>]'
 
@@ -57,6 +60,10 @@ async function main (): Promise<number> {
     token = await resolveToken(args.values.token, url, path.resolve(args.values['data-dir'] ?? process.env.DATA_DIR ?? 'data'))
   } catch (err) { console.error((err as Error).message); return 2 }
 
+  if (!playwrightAvailable()) {
+    console.error(translator(answers.language)('replay.errors.playwrightMissing'))
+    return 3
+  }
   const chromiumPath = findChromium()
   if (!chromiumPath) {
     console.error('no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')

@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { translator } from '../i18n.ts'
 import type { Answers } from './answers.ts'
+import { loadChromium } from './playwright.ts'
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 
@@ -34,14 +35,14 @@ export function findChromium (env: NodeJS.ProcessEnv = process.env): string | un
   const candidates = [env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
   for (const c of candidates) if (c && existsSync(c)) return c
   try {
-    const own = chromium.executablePath()
+    const own = loadChromium().executablePath()
     if (own && existsSync(own)) return own
-  } catch { /* no Playwright browser installed */ }
+  } catch { /* no Playwright browser installed, or no playwright-core */ }
   return undefined
 }
 
 export async function launchChromium (executablePath: string): Promise<Browser> {
-  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS })
+  return loadChromium().launch({ executablePath, headless: true, args: CHROMIUM_ARGS })
 }
 
 /** Runs the whole wizard, then signs in; resolves with the time each step took. */

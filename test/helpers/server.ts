@@ -1,5 +1,6 @@
-// Runs the real server (`node --import tsx server/main.ts`, as `npm start` does) in a child
-// process on a throwaway directory and a free port; stopped when the test ends.
+// Runs the real server as it ships (`node dist/server/main.js`, as `npm start` does) in a child
+// process on a throwaway directory and a free port; stopped when the test ends. scripts/run-tests.mjs
+// builds dist/ incrementally before any test runs, so what runs here is never stale.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -11,6 +12,11 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 /** tsx's loader by absolute URL: the child runs in a temp directory, where `--import tsx` would not resolve. */
 export const TSX = import.meta.resolve('tsx')
 
+/** The compiled file for a source file: `server/main.ts` → `<repo>/dist/server/main.js`. */
+export function compiled (source: string): string {
+  return path.join(repoRoot, 'dist', source.replace(/\.ts$/, '.js'))
+}
+
 export interface RunningServer {
   url: string
   child: ChildProcess
@@ -19,7 +25,7 @@ export interface RunningServer {
 }
 
 /** `args` replaces how node starts the app (default: as npm start does). */
-export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string, args = ['--import', TSX, path.join(repoRoot, 'server/main.ts')]): Promise<RunningServer> {
+export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string, args = [compiled('server/main.ts')]): Promise<RunningServer> {
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: '', ...env },
@@ -47,10 +53,10 @@ export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: 
   return { url, child, output: () => out, stop }
 }
 
-/** Runs one of the project's scripts (e.g. server/replay/cli.ts) as `npm run` does; killed after 4 min. */
+/** Runs one of the project's scripts (e.g. server/replay/cli.ts), compiled, as `npm run` does; killed after 4 min. */
 export function runScript (script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
   return new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import', TSX, path.join(repoRoot, script), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [compiled(script), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout!.on('data', d => { out += d })
     child.stderr!.on('data', d => { out += d })

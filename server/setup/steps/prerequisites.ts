@@ -1,9 +1,11 @@
 // Step 2: can this machine run the app? Each check is required, optional or info; the wizard
 // refuses to go on while a required one fails.
+import { existsSync } from 'node:fs'
 import { mkdir, open, rm, statfs } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { AppConfig } from '../../config/config.ts'
+import { fileURLToPath } from 'node:url'
+import { DATABASE_PROVIDERS, type AppConfig, type DatabaseProvider } from '../../config/config.ts'
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/sqlite-probe.ts'
 import type { Step } from '../wizard.ts'
@@ -17,9 +19,19 @@ export interface CheckResult {
   params: Record<string, unknown>
 }
 
-export const MIN_NODE = [20, 12] as const
+/** The floor package.json's `engines` states too: Prisma 7 needs 20.19, where require(esm) is on by default. */
+export const MIN_NODE = [20, 19] as const
 export const MIN_FREE_BYTES = 200 * 1024 * 1024
 const COMFORTABLE_FREE_BYTES = 2 * 1024 * 1024 * 1024
+
+/** The Prisma clients beside the running code: server/db/generated (sources) or dist/server/db/generated (compiled). */
+export const generatedDir = fileURLToPath(new URL('../../db/generated/', import.meta.url))
+const moduleExt = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+
+/** Providers whose generated client is missing, e.g. after `npm ci --ignore-scripts` (no `prepare`, no build). */
+export function missingPrismaClients (dir: string = generatedDir): DatabaseProvider[] {
+  return DATABASE_PROVIDERS.filter(p => !existsSync(path.join(dir, p, `client${moduleExt}`)))
+}
 
 async function dirWritable (dir: string): Promise<string | null> {
   try {
@@ -33,7 +45,7 @@ async function dirWritable (dir: string): Promise<string | null> {
   }
 }
 
-export async function runChecks (config: AppConfig): Promise<CheckResult[]> {
+export async function runChecks (config: AppConfig, opts: { generatedDir?: string } = {}): Promise<CheckResult[]> {
   const [major, minor] = process.versions.node.split('.').map(Number)
   const nodeOk = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
 
@@ -50,9 +62,12 @@ export async function runChecks (config: AppConfig): Promise<CheckResult[]> {
   let sqliteError = ''
   try { sqlite = await sqliteDriverVersion() } catch (err) { sqliteError = (err as Error).message.slice(0, 200) }
 
+  const missingClients = missingPrismaClients(opts.generatedDir)
+
   const gib = (n: number) => (n / 1024 ** 3).toFixed(1)
   return [
     { id: 'node', level: 'required', ok: nodeOk, params: { version: process.versions.node, min: MIN_NODE.join('.') } },
+    { id: 'prismaClient', level: 'required', ok: missingClients.length === 0, params: { missing: missingClients.join(', ') } },
     { id: 'dataDir', level: 'required', ok: dataErr === null, params: { path: config.dataDir, code: dataErr ?? '' } },
     { id: 'envFile', level: 'required', ok: env.ok, params: { path: config.envFile, reason: env.reason ?? '' } },
     { id: 'disk', level: 'required', ok: free !== null && free >= MIN_FREE_BYTES, params: { free: free === null ? '?' : gib(free), min: MIN_FREE_BYTES / 1024 ** 2 } },
