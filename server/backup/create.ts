@@ -30,6 +30,11 @@ export interface CreateBackupOptions {
   migrationsDir?: string
   batchSize?: number
   onProgress?: (progress: BackupProgress) => void
+  /**
+   * Accept a database at an older level of this app's migrations (a backup before `amorce migrate deploy`):
+   * `tables` must then list the tables and columns as they are at that level.
+   */
+  olderLevel?: boolean
 }
 
 /** Writes a complete backup to `out` (a file stream, an HTTP response…) and returns its manifest. */
@@ -53,7 +58,8 @@ async function dumpTables (work: string, tables: TableSpec[], options: CreateBac
     const local = await listLocalMigrations(options.provider, { migrationsDir: options.migrationsDir })
     const latest = local.at(-1)?.name ?? null
     // The columns written come from this app's models, which match the database only at this app's level.
-    if (migration === null || migration !== latest) {
+    const known = options.olderLevel === true && migration !== null && local.some(m => m.name === migration)
+    if (migration === null || (migration !== latest && !known)) {
       throw new BackupError('unknownMigration', `the database is at migration ${migration ?? '(none)'}, this app expects ${latest ?? '(none)'}: start the app once to migrate it`, { migration: migration ?? '' })
     }
     const counts = new Map<string, number>()

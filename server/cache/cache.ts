@@ -14,6 +14,11 @@ export interface Cache {
   increment(key: string, windowMs: number): Promise<{ count: number, ttlMs: number }>
   /** Reads a counter without counting: { count: 0, ttlMs: 0 } when absent or expired. */
   counter(key: string): Promise<{ count: number, ttlMs: number }>
+  /**
+   * Deletes every live entry whose key starts with `prefix` and whose value `match` accepts; returns how many.
+   * A scan of the whole backend, for operators' commands (ending a user's sessions), not for requests.
+   */
+  removeWhere(prefix: string, match: (value: unknown) => boolean): Promise<number>
   /** A real round trip through the backend, for /health. Throws when the backend does not answer. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -31,6 +36,7 @@ export abstract class BaseCache implements Cache {
   abstract get<T = unknown>(key: string): Promise<T | undefined>
   abstract set(key: string, value: unknown, ttlMs?: number): Promise<void>
   abstract delete(key: string): Promise<void>
+  abstract removeWhere(prefix: string, match: (value: unknown) => boolean): Promise<number>
 
   async wrap<T>(key: string, ttlMs: number | undefined, compute: () => Promise<T>): Promise<T> {
     const hit = await this.get<T>(key)

@@ -5,7 +5,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path'
 import { BaseCache } from './cache.ts'
 
-interface Stored { expiresAt: number | null, value: unknown }
+// `key` lets a scan tell entries apart (file names are hashes); files written before it was kept lack it.
+interface Stored { expiresAt: number | null, value: unknown, key?: string }
 
 export class FilesystemCache extends BaseCache {
   readonly backend = 'filesystem' as const
@@ -45,7 +46,7 @@ export class FilesystemCache extends BaseCache {
     const file = this.file(key)
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
-    const stored: Stored = { expiresAt: ttlMs === undefined ? null : Date.now() + ttlMs, value }
+    const stored: Stored = { expiresAt: ttlMs === undefined ? null : Date.now() + ttlMs, value, key }
     try {
       await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 })
       await rename(tmp, file)
@@ -57,6 +58,36 @@ export class FilesystemCache extends BaseCache {
 
   async delete (key: string): Promise<void> {
     await rm(this.file(key), { force: true })
+  }
+
+  /**
+   * Reads every file. An entry written before keys were stored has no key: `match` alone decides for it, so
+   * callers give a `match` that recognizes their values by themselves (a session: its cookie and its user).
+   */
+  async removeWhere (prefix: string, match: (value: unknown) => boolean): Promise<number> {
+    let removed = 0
+    const now = Date.now()
+    for (const file of await this.files()) {
+      try {
+        const stored: Stored = JSON.parse(await readFile(file, 'utf8'))
+        if (stored.expiresAt !== null && stored.expiresAt <= now) continue
+        if (stored.key !== undefined && !stored.key.startsWith(prefix)) continue
+        if (match(stored.value)) { await rm(file, { force: true }); removed++ }
+      } catch { /* vanished, being replaced or not ours */ }
+    }
+    return removed
+  }
+
+  private async files (): Promise<string[]> {
+    const out: string[] = []
+    let shards: string[]
+    try { shards = await readdir(this.dir) } catch { return out }
+    for (const shard of shards) {
+      let names: string[]
+      try { names = await readdir(path.join(this.dir, shard)) } catch { continue }
+      for (const name of names) if (name.endsWith('.json')) out.push(path.join(this.dir, shard, name))
+    }
+    return out
   }
 
   /** Removes expired entries and stale temp files; returns how many files it removed. */

@@ -30,5 +30,17 @@ export class MemoryCache extends BaseCache {
     this.entries.delete(key)
   }
 
+  async removeWhere (prefix: string, match: (value: unknown) => boolean): Promise<number> {
+    let removed = 0
+    const now = Date.now()
+    for (const [key, entry] of [...this.entries]) {
+      if (key.startsWith(prefix) && entry.expiresAt > now && match(structuredClone(entry.value))) {
+        this.entries.delete(key)
+        removed++
+      }
+    }
+    return removed
+  }
+
   get size (): number { return this.entries.size }
 }

@@ -106,6 +106,25 @@ export class RedisCache extends BaseCache {
     await this.client.del(this.k(key))
   }
 
+  async removeWhere (prefix: string, match: (value: unknown) => boolean): Promise<number> {
+    // SCAN, never KEYS: it does not block the server, and other apps' keys under other prefixes are not touched.
+    const pattern = (this.prefix + prefix).replace(/[*?[\]\\]/g, '\\$&') + '*'
+    let cursor = '0'
+    let removed = 0
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+      cursor = next
+      for (const full of keys) {
+        const raw = await this.client.get(full)
+        if (raw === null) continue
+        let value: unknown
+        try { value = JSON.parse(raw) } catch { continue }
+        if (match(value)) removed += await this.client.del(full)
+      }
+    } while (cursor !== '0')
+    return removed
+  }
+
   override async increment (key: string, windowMs: number): Promise<{ count: number, ttlMs: number }> {
     const [count, ttl] = await this.client.eval(INCREMENT, 1, this.k(key), String(Math.max(1, Math.ceil(windowMs)))) as [number, number]
     return { count: Number(count), ttlMs: Number(ttl) }

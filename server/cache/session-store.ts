@@ -29,6 +29,19 @@ export class CacheSessionStore implements SessionStore {
   }
 }
 
+/** A stored session of this user: the login sets userId (server/app/routes.ts); every session has its cookie. */
+function sessionOf (userId: number) {
+  return (value: unknown): boolean => {
+    const s = value as { userId?: unknown, cookie?: unknown } | null
+    return typeof s === 'object' && s !== null && s.userId === userId && typeof s.cookie === 'object' && s.cookie !== null
+  }
+}
+
+/** Ends every session of a user kept in this cache (`amorce admin reset-password`); returns how many. */
+export function endUserSessions (cache: Cache, userId: number): Promise<number> {
+  return cache.removeWhere('sess:', sessionOf(userId))
+}
+
 /** Forwards to the store returned by `current()`: the wizard's memory store, then the app's. */
 export class SwitchableSessionStore implements SessionStore {
   constructor (private readonly current: () => SessionStore) {}

@@ -44,7 +44,7 @@ test('no text is empty, and interpolations match between languages', () => {
 })
 
 // Keys are found as literal strings: t('a.b'), it.t('a.b'), key: 'a.b' or `a.b.${x}` (the prefix must exist).
-const KEY = /['"`]((?:common|errors|setup|app|password|replay)\.[A-Za-z0-9_.]+?)(\$\{[^}]*\}[A-Za-z0-9_.]*)?['"`]/g
+const KEY = /['"`]((?:common|errors|setup|app|password|replay|cli)\.[A-Za-z0-9_.]+?)(\$\{[^}]*\}[A-Za-z0-9_.]*)?['"`]/g
 
 function usedKeys (file: string): Array<{ key: string, dynamic: boolean }> {
   const text = readFileSync(file, 'utf8')
