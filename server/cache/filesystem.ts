@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { BaseCache } from './cache.ts'
+import { BaseCache, type Clock } from './cache.ts'
 
 interface Stored { expiresAt: number | null, value: unknown }
 
@@ -11,8 +11,8 @@ export class FilesystemCache extends BaseCache {
   readonly backend = 'filesystem' as const
   private sweeper?: NodeJS.Timeout
 
-  constructor (readonly dir: string, sweepEveryMs = 10 * 60_000) {
-    super()
+  constructor (readonly dir: string, sweepEveryMs = 10 * 60_000, options: { now?: Clock } = {}) {
+    super(options.now)
     if (sweepEveryMs > 0) {
       this.sweeper = setInterval(() => { this.sweep().catch(() => {}) }, sweepEveryMs)
       this.sweeper.unref()
@@ -34,7 +34,7 @@ export class FilesystemCache extends BaseCache {
       if (err instanceof SyntaxError) { await rm(file, { force: true }); return undefined }
       throw err
     }
-    if (stored.expiresAt !== null && stored.expiresAt <= Date.now()) {
+    if (stored.expiresAt !== null && stored.expiresAt <= this.now()) {
       await rm(file, { force: true })
       return undefined
     }
@@ -45,7 +45,7 @@ export class FilesystemCache extends BaseCache {
     const file = this.file(key)
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
-    const stored: Stored = { expiresAt: ttlMs === undefined ? null : Date.now() + ttlMs, value }
+    const stored: Stored = { expiresAt: ttlMs === undefined ? null : this.now() + ttlMs, value }
     try {
       await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 })
       await rename(tmp, file)
@@ -60,7 +60,7 @@ export class FilesystemCache extends BaseCache {
   }
 
   /** Removes expired entries and stale temp files; returns how many files it removed. */
-  async sweep (now = Date.now()): Promise<number> {
+  async sweep (now = this.now()): Promise<number> {
     let removed = 0
     let shards: string[]
     try { shards = await readdir(this.dir) } catch { return 0 }
