@@ -1,17 +1,63 @@
-// Loopback ports for tests: one nobody listens on, and listeners of the test's own (never an outside address).
+// Loopback ports for tests: one nobody listens on, ports for servers that cannot bind port 0
+// themselves, and listeners of the test's own (never an outside address).
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import type { TestContext } from 'node:test'
 
-/** A port nobody listens on right now (taken, then released): the "refused" case, or a port to start a server on. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
+// A port taken with listen(0) and released can be handed by the kernel to any other process's
+// listen(0) before ours binds it. Ports below the kernel's ephemeral range are never handed out:
+// only a program naming one takes it. Tests pick there, in two halves that never overlap: ports for
+// servers of their own (redis-server, nginx), and ports that must refuse connections.
+function ephemeralLow (): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(low) && low > 13_024) return low
+  } catch {}
+  return 32_768
+}
+const LOW = ephemeralLow()
+const SERVER_PORTS = [LOW - 12_000, LOW - 6000] as const
+const REFUSED_PORTS = [LOW - 6000, LOW] as const
+
+function randomIn ([from, to]: readonly [number, number]): number {
+  return from + Math.floor(Math.random() * (to - from))
+}
+
+function connects (port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
+    s.on('error', () => resolve(false))
   })
+}
+
+/** A port nobody listens on (checked), which no other test and no listen(0) can take: the "refused" case. */
+export async function refusedPort (): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = randomIn(REFUSED_PORTS)
+    if (!await connects(port)) return port
+  }
+  throw new Error(`no free port found in ${REFUSED_PORTS.join('-')}`)
+}
+
+/**
+ * A port for a server of the test's own that cannot bind port 0 and report it (redis-server, nginx):
+ * free when checked; the caller starts on it and, if it was taken meanwhile, asks again (`serverPortRetry`).
+ */
+export async function serverPort (): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = randomIn(SERVER_PORTS)
+    if (!await connects(port)) return port
+  }
+  throw new Error(`no free port found in ${SERVER_PORTS.join('-')}`)
+}
+
+/** Starts something on a serverPort(), again on another port while `start` says the port was taken. */
+export async function serverPortRetry<T> (start: (port: number) => Promise<T | 'taken'>, attempts = 5): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const started = await start(await serverPort())
+    if (started !== 'taken') return started
+  }
+  throw new Error(`${attempts} ports in a row were taken`)
 }
 
 /**
