@@ -68,6 +68,10 @@ export async function start (options: StartOptions = {}): Promise<void> {
     console.log(`\nAmorce is running at ${url} (${app.amorce.mode === 'normal' ? 'installed' : 'installed, but unavailable: see the log'})\n`)
   }
 
+  // A parent that started this process with an IPC channel (a test, a supervisor) learns that it
+  // serves, and where, without parsing the lines above.
+  if (process.send && process.connected) process.send({ amorce: 'ready', url, mode: app.amorce.mode }, undefined, undefined, () => {})
+
   let closing = false
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

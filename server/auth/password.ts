@@ -61,8 +61,16 @@ export function checkPasswordStrength (password: string, userInputs: string[] = 
 // OWASP's argon2id baseline (19 MiB, 2 iterations, 1 lane): strong and still fast on a shared host.
 const ARGON2_OPTIONS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const
 
+// Tests where hashing is not the point (AMORCE_TEST_FAST_HASH=1, set by `npm test`) hash at
+// argon2id's lowest cost. Honoured only inside node's test runner (NODE_TEST_CONTEXT) and never with
+// NODE_ENV=production; a hash carries its own parameters, so verifying is the same either way.
+const TEST_ONLY_FAST_OPTIONS = { algorithm: 2, memoryCost: 1024, timeCost: 1, parallelism: 1 } as const
+export function fastTestHashing (env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.AMORCE_TEST_FAST_HASH === '1' && env.NODE_TEST_CONTEXT !== undefined && env.NODE_ENV !== 'production'
+}
+
 export function hashPassword (password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS)
+  return hash(password, fastTestHashing() ? TEST_ONLY_FAST_OPTIONS : ARGON2_OPTIONS)
 }
 
 export async function verifyPassword (passwordHash: string, password: string): Promise<boolean> {

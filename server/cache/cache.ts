@@ -31,8 +31,12 @@ export class CacheUnavailableError extends Error {
   constructor (message: string, options?: { cause?: unknown }) { super(message, options) }
 }
 
+/** Where a cache reads the time (ms since the epoch): Date.now, or a test's own clock. */
+export type Clock = () => number
+
 export abstract class BaseCache implements Cache {
   abstract readonly backend: Cache['backend']
+  constructor (protected readonly now: Clock = Date.now) {}
   abstract get<T = unknown>(key: string): Promise<T | undefined>
   abstract set(key: string, value: unknown, ttlMs?: number): Promise<void>
   abstract delete(key: string): Promise<void>
@@ -53,7 +57,7 @@ export abstract class BaseCache implements Cache {
   async increment (key: string, windowMs: number): Promise<{ count: number, ttlMs: number }> {
     const previous = this.counting.get(key) ?? Promise.resolve()
     const run = previous.catch(() => {}).then(async () => {
-      const now = Date.now()
+      const now = this.now()
       const hit = await this.get<{ count: number, endsAt: number }>(key)
       const counter = hit && hit.endsAt > now ? { count: hit.count + 1, endsAt: hit.endsAt } : { count: 1, endsAt: now + windowMs }
       await this.set(key, counter, counter.endsAt - now)
@@ -69,7 +73,7 @@ export abstract class BaseCache implements Cache {
 
   async counter (key: string): Promise<{ count: number, ttlMs: number }> {
     const hit = await this.get<{ count: number, endsAt: number }>(key)
-    const now = Date.now()
+    const now = this.now()
     return hit && hit.endsAt > now ? { count: hit.count, ttlMs: hit.endsAt - now } : { count: 0, ttlMs: 0 }
   }
 

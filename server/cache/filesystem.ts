@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { BaseCache } from './cache.ts'
+import { BaseCache, type Clock } from './cache.ts'
 
 // `key` lets a scan tell entries apart (file names are hashes); files written before it was kept lack it.
 interface Stored { expiresAt: number | null, value: unknown, key?: string }
@@ -12,8 +12,8 @@ export class FilesystemCache extends BaseCache {
   readonly backend = 'filesystem' as const
   private sweeper?: NodeJS.Timeout
 
-  constructor (readonly dir: string, sweepEveryMs = 10 * 60_000) {
-    super()
+  constructor (readonly dir: string, sweepEveryMs = 10 * 60_000, options: { now?: Clock } = {}) {
+    super(options.now)
     if (sweepEveryMs > 0) {
       this.sweeper = setInterval(() => { this.sweep().catch(() => {}) }, sweepEveryMs)
       this.sweeper.unref()
@@ -35,7 +35,7 @@ export class FilesystemCache extends BaseCache {
       if (err instanceof SyntaxError) { await rm(file, { force: true }); return undefined }
       throw err
     }
-    if (stored.expiresAt !== null && stored.expiresAt <= Date.now()) {
+    if (stored.expiresAt !== null && stored.expiresAt <= this.now()) {
       await rm(file, { force: true })
       return undefined
     }
@@ -46,7 +46,7 @@ export class FilesystemCache extends BaseCache {
     const file = this.file(key)
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
-    const stored: Stored = { expiresAt: ttlMs === undefined ? null : Date.now() + ttlMs, value, key }
+    const stored: Stored = { expiresAt: ttlMs === undefined ? null : this.now() + ttlMs, value, key }
     try {
       await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 })
       await rename(tmp, file)
@@ -66,7 +66,7 @@ export class FilesystemCache extends BaseCache {
    */
   async removeWhere (prefix: string, match: (value: unknown) => boolean): Promise<number> {
     let removed = 0
-    const now = Date.now()
+    const now = this.now()
     for (const file of await this.files()) {
       try {
         const stored: Stored = JSON.parse(await readFile(file, 'utf8'))
@@ -91,7 +91,7 @@ export class FilesystemCache extends BaseCache {
   }
 
   /** Removes expired entries and stale temp files; returns how many files it removed. */
-  async sweep (now = Date.now()): Promise<number> {
+  async sweep (now = this.now()): Promise<number> {
     let removed = 0
     let shards: string[]
     try { shards = await readdir(this.dir) } catch { return 0 }

@@ -6,27 +6,25 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Redis } from 'ioredis'
 import { chromiumPath } from '../helpers/services.ts'
-import { deleteByPrefix, requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../helpers/redis.ts'
+import { requireRedisServerBinary, startPrivateRedis } from '../helpers/redis.ts'
 import { freshServer, runReplay, writeAnswers } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
-// A database index of its own on the shared Redis, emptied of our keys afterwards.
-const REDIS_URL = `${SHARED_REDIS_URL}/3`
-
 
 test('replay with a Redis cache: installed, .env names Redis, the session lives in Redis', { timeout: 300_000 }, async t => {
   const browser = chromiumPath(t)
   if (!browser) return
-  if (!await requireRedis(t)) return
-  const redis = new Redis(REDIS_URL)
-  t.after(async () => { await deleteByPrefix(redis, 'amorce:'); redis.disconnect() })
-  await deleteByPrefix(redis, 'amorce:')
+  // A Redis of the test's own: no other run's sessions in it, nothing left behind.
+  if (!await requireRedisServerBinary(t)) return
+  const redisUrl = `${(await startPrivateRedis(t)).url}/3`
+  const redis = new Redis(redisUrl)
+  t.after(() => redis.disconnect())
 
   const { dir, env, server } = await freshServer(t, browser)
   const answers = await writeAnswers(dir, {
     language: 'en',
     database: { provider: 'sqlite', file: 'data/app.db' },
-    cache: { backend: 'redis', url: REDIS_URL },
+    cache: { backend: 'redis', url: redisUrl },
     admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
   })
   const started = performance.now()
@@ -37,7 +35,7 @@ test('replay with a Redis cache: installed, .env names Redis, the session lives 
 
   const dotenv = await readFile(path.join(dir, '.env'), 'utf8')
   assert.match(dotenv, /^CACHE_BACKEND=redis$/m)
-  assert.match(dotenv, new RegExp(`^REDIS_URL=${REDIS_URL.replace(/[/.]/g, '\\$&')}$`, 'm'))
+  assert.match(dotenv, new RegExp(`^REDIS_URL=${redisUrl.replace(/[/.]/g, '\\$&')}$`, 'm'))
   assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', db: 'ok', cache: 'ok' })
   // The signed-in session of the replay is a key in Redis.
   const sessions = await redis.keys('amorce:sess:*')

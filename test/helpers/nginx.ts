@@ -1,4 +1,4 @@
-// A real nginx (Debian's package) in front of the app, on a free loopback port, with a generated
+// A real nginx (Debian's package) in front of the app, on a loopback port of its own, with a generated
 // config in a temp directory; stopped when the test ends.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -7,7 +7,7 @@ import net from 'node:net'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { requireService } from './services.ts'
-import { freePort } from './net.ts'
+import { serverPortRetry } from './net.ts'
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(p => existsSync(p))
 
@@ -17,9 +17,12 @@ export function nginxAvailable (t: TestContext): boolean {
 
 /** Starts nginx proxying `${location}` to the app; `extra` goes inside the location block. */
 export async function startNginx (t: TestContext, dir: string, opts: { location: string, upstreamPort: number, extra?: string }): Promise<{ url: string, port: number }> {
-  const port = await freePort()
   const root = path.join(dir, 'nginx')
   await mkdir(root, { recursive: true })
+  return serverPortRetry(port => launchNginx(t, root, port, opts))
+}
+
+async function launchNginx (t: TestContext, root: string, port: number, opts: { location: string, upstreamPort: number, extra?: string }): Promise<{ url: string, port: number } | 'taken'> {
   const conf = `
 worker_processes 1;
 daemon off;
@@ -53,15 +56,20 @@ http {
   const child = spawn(NGINX!, ['-c', file, '-p', root], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stderr.on('data', d => { out += d })
-  t.after(() => { child.kill('SIGQUIT') })
-  // Ready when it answers on its port.
-  const deadline = Date.now() + 10_000
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  t.after(async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGQUIT'); await exited } })
+  // Ready when it answers on its port (polled, with a deadline for a loaded machine).
+  const deadline = Date.now() + 60_000
   for (;;) {
+    if (child.exitCode !== null) {
+      if (/Address already in use/.test(out)) return 'taken'
+      throw new Error(`nginx exited: ${out}`)
+    }
     const ok = await new Promise<boolean>(resolve => {
       const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true) }).on('error', () => resolve(false))
     })
     if (ok) break
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${out}`)
+    if (Date.now() > deadline) throw new Error(`nginx did not start in 60 s: ${out}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   return { url: `http://127.0.0.1:${port}${opts.location}`, port }

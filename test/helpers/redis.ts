@@ -1,10 +1,10 @@
 // Redis for tests: the shared server on 127.0.0.1:6379 (skip loudly when absent, fail under CI),
-// and throwaway redis-server processes on free ports, stopped when the test ends.
+// and throwaway redis-server processes on ports of their own, stopped when the test ends.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import type { TestContext } from 'node:test'
 import { probeRedis } from '../../server/cache/redis-probe.ts'
 import { requireService } from './services.ts'
-import { freePort } from './net.ts'
+import { serverPort, serverPortRetry } from './net.ts'
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -29,45 +29,65 @@ export async function requireRedisServerBinary (t: TestContext): Promise<boolean
 export interface PrivateRedis {
   port: number
   url: string
+  /** the TLS port, when the arguments asked for one */
+  tlsPort?: number
   /** (re)starts the server on the same port and waits until it answers */
   start(): Promise<void>
   /** kills the server and waits for its exit */
   stop(): Promise<void>
 }
 
-/** A redis-server of the test's own (no persistence) on a free port; killed when the test ends. */
-export async function startPrivateRedis (t: TestContext, extraArgs: string[] = []): Promise<PrivateRedis> {
-  const port = await freePort()
+/**
+ * A redis-server of the test's own (no persistence) on a port of its own, killed when the test ends.
+ * `extraArgs` may be a function of a second port (e.g. for `--tls-port`).
+ */
+export async function startPrivateRedis (t: TestContext, extraArgs: string[] | ((tlsPort: number) => string[]) = []): Promise<PrivateRedis> {
   let child: ChildProcess | undefined
-  let out = ''
-  const url = `redis://127.0.0.1:${port}`
-  const server: PrivateRedis = {
-    port,
-    url,
-    async start () {
-      if (child && child.exitCode === null && child.signalCode === null) return
-      out = ''
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
-      child.stdout!.on('data', d => { out += d })
-      child.stderr!.on('data', d => { out += d })
-      const deadline = Date.now() + 10_000
-      while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`redis-server exited:\n${out}`)
-        if (/Ready to accept connections/.test(out)) return
-        await new Promise(resolve => setTimeout(resolve, 50))
-      }
-      throw new Error(`redis-server did not start in 10 s:\n${out}`)
-    },
-    async stop () {
-      const c = child
-      if (!c || c.exitCode !== null || c.signalCode !== null) return
-      const exited = new Promise(resolve => c.once('exit', resolve))
-      c.kill('SIGKILL')
-      await exited
-    }
-  }
+  const server: PrivateRedis = { port: 0, url: '', start, stop }
   t.after(() => server.stop())
-  await server.start()
+
+  /** Runs redis-server until it is ready; 'taken' when a port was bound by someone else meanwhile. */
+  function launch (): Promise<'ready' | 'taken'> {
+    const args = typeof extraArgs === 'function' ? extraArgs(server.tlsPort!) : extraArgs
+    const c = spawn('redis-server', ['--port', String(server.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = c
+    let out = ''
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start in 60 s:\n${out}`)), 60_000)
+      const onData = (d: Buffer) => {
+        out += d
+        if (/Ready to accept connections/.test(out)) { clearTimeout(timer); resolve('ready') }
+      }
+      c.stdout!.on('data', onData)
+      c.stderr!.on('data', onData)
+      c.once('exit', () => {
+        clearTimeout(timer)
+        if (/Address already in use/i.test(out)) resolve('taken')
+        else reject(new Error(`redis-server exited:\n${out}`))
+      })
+    })
+  }
+
+  async function start (): Promise<void> {
+    if (child && child.exitCode === null && child.signalCode === null) return
+    // A restart keeps its port: below the ephemeral range, only a program naming it could take it.
+    if (await launch() === 'taken') throw new Error(`port ${server.port} was taken while this test's Redis was stopped`)
+  }
+
+  async function stop (): Promise<void> {
+    const c = child
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise(resolve => c.once('exit', resolve))
+    c.kill('SIGKILL')
+    await exited
+  }
+
+  await serverPortRetry(async port => {
+    server.port = port
+    if (typeof extraArgs === 'function') server.tlsPort = await serverPort()
+    return await launch() === 'taken' ? 'taken' : true
+  })
+  server.url = `redis://127.0.0.1:${server.port}`
   return server
 }
 

@@ -24,12 +24,15 @@ export interface RunningServer {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
+const STARTUP_DEADLINE_MS = 120_000
+
 /** `args` replaces how node starts the app (default: as npm start does). */
 export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: string, args = [compiled('server/main.ts')]): Promise<RunningServer> {
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    // The IPC channel carries server/main.ts's "ready" message: the address it bound (PORT=0).
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })
   let out = ''
   child.stdout!.on('data', d => { out += d })
@@ -41,13 +44,12 @@ export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: 
   }
   t.after(() => stop('SIGKILL'))
 
+  // A deadline only against a server that never gets there: a loaded machine can take a while.
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000)
-    const check = () => {
-      const m = /(?:waiting|running) at (http:\/\/\S+?)\/?(?:\s|$)/.exec(out)
-      if (m) { clearTimeout(timer); resolve(m[1].replace('localhost', '127.0.0.1')) }
-    }
-    child.stdout!.on('data', check)
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${STARTUP_DEADLINE_MS / 1000} s:\n${out}`)), STARTUP_DEADLINE_MS)
+    child.on('message', (m: { amorce?: string, url?: string }) => {
+      if (m?.amorce === 'ready' && m.url) { clearTimeout(timer); resolve(m.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')) }
+    })
     child.once('exit', code => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}`)) })
   })
   return { url, child, output: () => out, stop }

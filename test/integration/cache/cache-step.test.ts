@@ -11,7 +11,7 @@ import { newWizardData, type StepContext } from '../../../server/setup/wizard.ts
 import { translator } from '../../../server/i18n.ts'
 import { loadConfig } from '../../../server/config/config.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { freePort } from '../../helpers/net.ts'
+import { refusedPort } from '../../helpers/net.ts'
 
 async function atCacheStep (t: TestContext, env: NodeJS.ProcessEnv = {}, lang: 'en' | 'fr' = 'en'): Promise<{ client: Client, dir: string }> {
   const { app, dir } = await build(t, { env })
@@ -39,7 +39,7 @@ test('a reachable Redis is detected and preselected, with its version', async t 
 })
 
 test('no Redis reachable: the directory is preselected, and the page says why (fr)', async t => {
-  const port = await freePort()
+  const port = await refusedPort()
   const { client } = await atCacheStep(t, { REDIS_URL: `redis://127.0.0.1:${port}` }, 'fr')
   const page = await client.get('/setup/cache')
   assert.match(text(page), new RegExp(`Aucun Redis joignable à redis://127\\.0\\.0\\.1:${port}/0 \\(connexion refusée\\) : un répertoire sur disque est présélectionné\\.`))
@@ -48,7 +48,7 @@ test('no Redis reachable: the directory is preselected, and the page says why (f
 
 test('Test reports each cause in the page (en and fr), next to the field to change', async t => {
   if (!await requireRedis(t)) return
-  const port = await freePort()
+  const port = await refusedPort()
   const cases: Array<[Record<string, string>, RegExp, RegExp, string]> = [
     [{ redisInput: 'url', redisUrl: `redis://127.0.0.1:${port}/0` }, /Connection refused at redis:\/\/127\.0\.0\.1:\d+\/0/, /Connexion refusée à redis:\/\/127\.0\.0\.1:\d+\/0/, 'redisUrl'],
     [{ redisInput: 'url', redisUrl: `${SHARED_REDIS_URL}/99` }, /has no database 99 \(index out of range\)/, /n’a pas de base 99 \(numéro hors limites\)/, 'redisUrl'],
@@ -108,7 +108,7 @@ test('a password is never echoed, is kept for Next, and stays out of the summary
 })
 
 test('memory is accepted with its warning; the directory is tested', async t => {
-  const { client, dir } = await atCacheStep(t, { REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+  const { client, dir } = await atCacheStep(t, { REDIS_URL: `redis://127.0.0.1:${await refusedPort()}` })
   const mem = await client.post('/setup/cache', { backend: 'memory', _action: 'test' })
   assert.equal(mem.statusCode, 200)
   assert.match(text(mem), /everyone is signed out at every restart/)
@@ -122,7 +122,7 @@ test('memory is accepted with its warning; the directory is tested', async t => 
 
 test('several instances: only Redis is accepted, with the reason', async t => {
   const dir = await tempDir(t)
-  const config = await loadConfig({ DATA_DIR: dir, ENV_FILE: path.join(dir, '.env'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, dir)
+  const config = await loadConfig({ DATA_DIR: dir, ENV_FILE: path.join(dir, '.env'), REDIS_URL: `redis://127.0.0.1:${await refusedPort()}` }, dir)
   const data = newWizardData()
   data.database = { provider: 'postgresql', multipleInstances: true } as unknown as typeof data.database
   const ctx: StepContext = { config, data, lang: 'en', t: translator('en') }

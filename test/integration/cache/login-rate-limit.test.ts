@@ -2,9 +2,8 @@
 // one login name, then a localized 429 page; successes do not count; other names are not locked.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Redis } from 'ioredis'
 import { Client, tempDir, text } from '../../helpers/app.ts'
-import { deleteByPrefix, requireRedis, SHARED_REDIS_URL } from '../../helpers/redis.ts'
+import { requireRedisServerBinary, startPrivateRedis } from '../../helpers/redis.ts'
 import { LOGIN_MAX_FAILURES } from '../../../server/app/routes.ts'
 import { ADMIN, installedApp } from './installed.ts'
 
@@ -12,13 +11,9 @@ for (const backend of ['memory', 'filesystem', 'redis'] as const) {
   test(`${backend}: the sixth failed login is refused with 429 and a localized page; successes do not count`, async t => {
     let redisUrl: string | undefined
     if (backend === 'redis') {
-      if (!await requireRedis(t)) return
-      // Database 1, emptied of our keys afterwards: counters of other runs cannot interfere.
-      redisUrl = `${SHARED_REDIS_URL}/1`
-      t.after(async () => { const c = new Redis(redisUrl!); await deleteByPrefix(c, 'amorce:'); c.disconnect() })
-      const c = new Redis(redisUrl)
-      await deleteByPrefix(c, 'amorce:rl:')
-      c.disconnect()
+      // A Redis of the test's own: counters of other runs (this suite's or anyone's) cannot interfere.
+      if (!await requireRedisServerBinary(t)) return
+      redisUrl = `${(await startPrivateRedis(t)).url}/0`
     }
     const dir = await tempDir(t)
     const { app } = await installedApp(t, dir, { backend, redisUrl })

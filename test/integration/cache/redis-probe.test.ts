@@ -8,7 +8,7 @@ import { evictionRisk, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl } fro
 import { requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
 import { requireService } from '../../helpers/services.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { freePort, tcpListener } from '../../helpers/net.ts'
+import { refusedPort, tcpListener } from '../../helpers/net.ts'
 
 test('URLs: parsed and rebuilt, passwords percent-encoded and never shown', () => {
   const t = parseRedisUrl('rediss://app:p%40ss%3Aw0rd@cache.example.com:6380/3')
@@ -36,7 +36,7 @@ test('connected: version, latency, and no eviction warning under noeviction', as
 })
 
 test('refused: nothing listens on the port', async () => {
-  const r = await probeRedis(`redis://127.0.0.1:${await freePort()}`)
+  const r = await probeRedis(`redis://127.0.0.1:${await refusedPort()}`)
   assert.equal(r.ok, false)
   assert.equal(!r.ok && r.reason, 'refused')
 })
@@ -107,8 +107,7 @@ test('tlsMismatch, both ways, and an untrusted certificate: a private Redis on T
   const key = path.join(dir, 'key.pem')
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'])
   assert.equal(made.status, 0, String(made.stderr))
-  const tlsPort = await freePort()
-  await startPrivateRedis(t, ['--tls-port', String(tlsPort), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'])
+  const { tlsPort } = await startPrivateRedis(t, port => ['--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'])
 
   // Plain text to a TLS port: the server drops the connection.
   const plain = await probeRedis(`redis://127.0.0.1:${tlsPort}`)

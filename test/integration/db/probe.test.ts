@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { createServerDatabase, probeDatabase, type ProbeResult } from '../../../server/db/probe.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 import { buildDatabaseUrl, type ServerConnection, type ServerProvider } from '../../../server/db/url.ts'
-import { freePort, tcpListener } from '../../helpers/net.ts'
+import { refusedPort, tcpListener } from '../../helpers/net.ts'
 import {
   adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName
 } from '../../helpers/databases.ts'
@@ -42,7 +42,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
 
   test(`${provider}: wrong port → refused`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), port: await freePort() })), 'refused')
+    assert.equal(cause(await probeDatabase({ ...admin(), port: await refusedPort() })), 'refused')
   })
 
   test(`${provider}: a listener that never answers → timeout, within the bound`, async t => {

@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import { authorizedClient, build, text, type Client } from '../../helpers/app.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../../helpers/databases.ts'
 import { buildDatabaseUrl } from '../../../server/db/url.ts'
-import { freePort } from '../../helpers/net.ts'
+import { refusedPort } from '../../helpers/net.ts'
 
 async function atDatabaseStep (t: Parameters<typeof build>[0], lang: 'en' | 'fr' = 'en'): Promise<{ client: Client, dir: string }> {
   const { app, dir } = await build(t)
@@ -36,7 +36,7 @@ test('the database step offers the three engines, the instances question, TLS mo
 
 test('without JavaScript, "Test connection" on a wrong port answers 422 with the cause and its hint (en, fr)', async t => {
   if (!await requireServer(t, 'postgresql')) return
-  const port = String(await freePort())
+  const port = String(await refusedPort())
   for (const [lang, cause, hint] of [
     ['en', `Nothing accepts connections at 127.0.0.1:${port}.`, 'Check the port and that the database server is running.'],
     ['fr', `Rien n’accepte de connexion sur 127.0.0.1:${port}.`, 'Vérifiez le port et que le serveur de bases de données est démarré.']

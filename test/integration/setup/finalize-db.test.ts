@@ -7,7 +7,9 @@ import path from 'node:path'
 import pg from 'pg'
 import { buildApp } from '../../../server/app.ts'
 import { MIGRATIONS_TABLE_DDL } from '../../../server/db/migrate.ts'
+import { currentFinalize } from '../../../server/setup/finalize.ts'
 import { adminConnection, createDatabase, createRole, requireServer } from '../../helpers/databases.ts'
+import { tcpProxy } from '../../helpers/net.ts'
 import { Client, STRONG_PASSWORD, tempDir, text } from '../../helpers/app.ts'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 
@@ -56,24 +58,31 @@ test('PostgreSQL dying mid-migration: clear failure, then a working retry; the p
   await blocker.query(`GRANT ALL ON TABLE _prisma_migrations TO "${role.user}"`)
   await blocker.query('BEGIN')
   await blocker.query('LOCK TABLE _prisma_migrations IN ACCESS EXCLUSIVE MODE')
+  const blockerPid = Number((await blocker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)
+  // Watched from a connection of its own, outside the blocker's transaction: PostgreSQL takes one
+  // snapshot of pg_stat_activity per transaction, so polling from inside it would only ever see
+  // the sessions of its first look (the cause of this test's old failures on a busy machine).
+  const watcher = new pg.Client({ host: admin.host, port: admin.port, user: admin.user, password: admin.password, database: db.database })
+  watcher.on('error', () => {})
+  await watcher.connect()
+  t.after(() => watcher.end().catch(() => {}))
   let settled = false
   const install = client.post('/setup/finalize', { _action: 'install' }).finally(() => { settled = true })
-  // …until the server drops its connections, as a crashing or restarting database would.
-  // (A generous wait: on a loaded machine the stages before the migration can be slow.)
-  const until = Date.now() + 45_000
+  // …until the server drops its connections, as a crashing or restarting database would: the
+  // session that waits on the blocker's lock is terminated as soon as it is seen (polled, deadline
+  // generous for a loaded machine).
+  const until = Date.now() + 60_000
   let killed = 0
   while (killed === 0 && Date.now() < until) {
     if (settled) assert.fail(`the install ended before the database went away: ${text(await install).slice(-800)}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-    const { rows } = await blocker.query("SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity WHERE datname = $1 AND usename = $2 AND wait_event_type = 'Lock'", [db.database, role.user])
+    const { rows } = await watcher.query('SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity WHERE datname = $1 AND usename = $2 AND $3 = ANY(pg_blocking_pids(pid))', [db.database, role.user, blockerPid])
     killed = rows.length
+    if (killed === 0) await new Promise(resolve => setTimeout(resolve, 50))
   }
   if (killed === 0) {
-    const activity = await blocker.query('SELECT usename, state, wait_event_type, wait_event, left(query, 80) AS q FROM pg_stat_activity WHERE datname = $1', [db.database])
-    const handles = (process as unknown as { _getActiveHandles(): Array<{ constructor: { name: string }, remotePort?: number, connecting?: boolean, pending?: boolean }> })._getActiveHandles()
-      .map(h => `${h.constructor.name}${h.remotePort ? `:${h.remotePort}` : ''}${h.connecting ? ' connecting' : ''}`)
-    const all = await blocker.query('SELECT count(*) AS n FROM pg_stat_activity')
-    assert.fail(`the migration was not caught waiting inside the database; sessions: ${JSON.stringify(activity.rows)}; cluster sessions ${all.rows[0].n}; handles ${handles.join(', ')}; journal ${JSON.stringify(app.amorce.config.dataDir)}; last log lines:\n${lines.slice(-8).join('')}`)
+    const activity = await watcher.query('SELECT usename, state, wait_event_type, wait_event, left(query, 80) AS q FROM pg_stat_activity WHERE datname = $1', [db.database])
+    const events = currentFinalize()?.events.map(e => `${e.stage}:${e.status}`).join(' ') ?? 'no install job'
+    assert.fail(`the migration was not caught waiting inside the database; sessions: ${JSON.stringify(activity.rows)}; install events: ${events}; last log lines:\n${lines.slice(-8).join('')}`)
   }
   const failed = await install
   assert.match(failed.body, /data-stage="migrate" data-status="failed"/)
@@ -99,4 +108,43 @@ test('PostgreSQL dying mid-migration: clear failure, then a working retry; the p
     for (const body of client.seen) assert.ok(!body.includes(value), `the database password in a response: ${body.slice(0, 200)}`)
     for (const line of lines) assert.ok(!line.includes(value), `the database password in the log: ${line.slice(0, 300)}`)
   }
+})
+
+test('a PostgreSQL server that accepts the connection and never answers: the install stops on its own, naming the timeout', { timeout: 120_000 }, async t => {
+  if (!await requireServer(t, 'postgresql')) return
+  const db = await createDatabase(t, 'postgresql')
+  // The wizard's checks go through to the real server; then it goes silent, as a stuck server does.
+  const proxy = await tcpProxy(t, { host: db.host, port: db.port })
+  const dir = await tempDir(t)
+  const app = await buildApp({ env: { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env') }, cwd: dir, logger: false })
+  t.after(() => app.close())
+  const client = new Client(app)
+  await client.post('/setup/token', { token: app.amorce.setup!.token })
+  const steps: Array<[string, Record<string, string>]> = [
+    ['language', { language: 'en' }],
+    ['prerequisites', {}],
+    ['database', { provider: 'postgresql', host: '127.0.0.1', port: String(proxy.port), user: db.user, password: db.password, database: db.database, tls: 'off' }],
+    ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
+    ['restore', { mode: 'fresh' }],
+    ['admin', { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD }]
+  ]
+  for (const [step, form] of steps) {
+    const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
+    assert.equal(res.statusCode, 303, `step ${step}: ${text(res).match(/role="alert"[^>]*>([^<]*)/)?.[1] ?? res.body.slice(0, 300)}`)
+  }
+
+  proxy.mode = 'silent'
+  // No deadline of the test's own: the install must end by itself (the connect timeout bounds it).
+  const failed = await client.post('/setup/finalize', { _action: 'install' })
+  assert.match(failed.body, /data-stage="migrate" data-status="failed"/)
+  const message = text(failed).match(/<p class="error" role="alert">([^<]*)/)?.[1] ?? ''
+  assert.match(message, /^The database could not be reached: .*timeout/, `the cause is named: ${message}`)
+  assert.equal(app.amorce.mode, 'setup')
+
+  // The server answers again: Install from the summary completes.
+  proxy.mode = 'forward'
+  assert.equal((await client.get('/setup/finalize')).statusCode, 200)
+  const retry = await client.post('/setup/finalize', { _action: 'install' })
+  assert.match(retry.body, /install-done/, retry.body.slice(-600))
+  assert.equal(app.amorce.mode, 'normal')
 })

@@ -1,7 +1,10 @@
 // Admin password rules: a real strength estimate (not length alone) and argon2id hashes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkPasswordStrength, hashPassword, verifyPassword } from '../../../server/auth/password.ts'
+import { checkPasswordStrength, fastTestHashing, hashPassword, verifyPassword } from '../../../server/auth/password.ts'
+
+// This file is about hashing: production parameters here, whatever `npm test` sets for the others.
+delete process.env.AMORCE_TEST_FAST_HASH
 
 test('weak passwords are refused with a reason, even when long enough', () => {
   for (const pw of ['password123', 'azertyuiop', 'motdepasse2024', 'qwertyuiop1', 'aaaaaaaaaaaa']) {
@@ -38,4 +41,28 @@ test('hashes are argon2id, salted, and verify only the right password', async ()
   assert.equal(await verifyPassword(a, 'Correct-Horse-Battery-Staple-42'), true)
   assert.equal(await verifyPassword(a, 'correct-horse-battery-staple-42'), false)
   assert.equal(await verifyPassword('not a hash', 'x'), false)
+})
+
+test('the tests\' cheap hashing: only inside the test runner, never in production, and still verifiable', async t => {
+  t.after(() => { delete process.env.AMORCE_TEST_FAST_HASH })
+  const inRunner = { NODE_TEST_CONTEXT: 'child-v8' }
+  assert.equal(fastTestHashing({ ...inRunner, AMORCE_TEST_FAST_HASH: '1' }), true)
+  assert.equal(fastTestHashing({ ...inRunner, AMORCE_TEST_FAST_HASH: '1', NODE_ENV: 'production' }), false, 'ignored in production')
+  assert.equal(fastTestHashing({ AMORCE_TEST_FAST_HASH: '1' }), false, 'ignored outside node\'s test runner')
+  assert.equal(fastTestHashing({ ...inRunner }), false)
+  assert.equal(fastTestHashing({ ...inRunner, AMORCE_TEST_FAST_HASH: 'true' }), false)
+
+  const strong = await hashPassword('Correct-Horse-Battery-Staple-42')
+  process.env.AMORCE_TEST_FAST_HASH = '1'
+  const cheap = await hashPassword('Correct-Horse-Battery-Staple-42')
+  assert.ok(process.env.NODE_TEST_CONTEXT, 'this file runs under node --test')
+  assert.match(cheap, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/)
+  // Each hash names its own parameters: both verify, with either setting.
+  for (const h of [strong, cheap]) {
+    assert.equal(await verifyPassword(h, 'Correct-Horse-Battery-Staple-42'), true)
+    assert.equal(await verifyPassword(h, 'Correct-Horse-Battery-Staple-43'), false)
+  }
+  delete process.env.AMORCE_TEST_FAST_HASH
+  assert.equal(await verifyPassword(cheap, 'Correct-Horse-Battery-Staple-42'), true)
+  assert.match(await hashPassword('x'), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'production parameters again')
 })
