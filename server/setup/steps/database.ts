@@ -165,7 +165,7 @@ function connectionFrom (input: Input, ctx: StepContext): { connection?: ServerC
 }
 
 /** A probe result as the page shows it: success in `view.test`, a failure as the `connection` error. */
-function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input): ActionOutcome {
+function serverOutcome (result: ProbeResult, c: ServerConnection, fill: Input | undefined, t: StepContext['t']): ActionOutcome {
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   const view: StepView = fill ? { fill } : {}
   if (!result.ok) {
@@ -180,6 +180,11 @@ function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input):
             names: (result.names ?? []).join(', '),
             version: result.version ?? '',
             minimum: result.minimum ?? '',
+            // otherService: what answers instead, and what was expected there
+            service: result.service ? t(`setup.database.services.${result.service}`) : '',
+            expected: t(`setup.database.providers.${c.provider}`),
+            defaultPort: DEFAULT_PORTS[c.provider],
+            caFile: c.caFile,
             // Only an unrecognized failure shows the driver's words (they name host and user, never the password).
             detail: cause === 'unknown' ? scrub(result.detail ?? '', c.password) : ''
           }
@@ -214,7 +219,7 @@ async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcom
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
   const result = await probeDatabase(connection)
-  return { ...withPasswordState(serverOutcome(result, connection, fill), connection, ctx), connection, result }
+  return { ...withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx), connection, result }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,9 +250,9 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (errors || !connection) return { errors }
   const failed = await createServerDatabase(connection)
   if (failed) {
-    return withPasswordState(serverOutcome(failed, connection, fill), connection, ctx)
+    return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
   }
-  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill), connection, ctx)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill, ctx.t), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
