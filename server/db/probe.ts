@@ -1,11 +1,13 @@
 // The database server test behind the wizard's "Test connection": connects within a bounded time, names the
 // cause of any failure (DNS, refused, timeout, TLS, auth, missing database, privileges, version), says what the
 // database already holds, and creates a missing database when asked. Testable without HTTP.
-import { randomBytes } from 'node:crypto'
+import { randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { Client as PgClient } from 'pg'
 import type { Connection as MariaConnection } from 'mariadb'
 import { listLocalMigrations, MIGRATIONS_TABLE } from './migrate.ts'
+import { sniffService, type Service } from './sniff.ts'
 import { CONNECT_TIMEOUT_MS, mariadbConfig, pgConfig, type ServerConnection } from './url.ts'
 import { fromPackageRoot } from '../paths.ts'
 
@@ -14,6 +16,7 @@ export type ProbeCause =
   | 'tlsRequired' | 'tlsUnsupported' | 'tlsInvalid' | 'caFile'
   | 'hostDenied' | 'authFailed' | 'databaseMissing' | 'databaseDenied' | 'privileges' | 'versionTooOld'
   | 'tableConflict' | 'otherPrismaApp' | 'newerApp' | 'unknown'
+  | 'otherService' | 'caNotCertificate'
 
 export interface ProbeFailure {
   ok: false
@@ -30,6 +33,8 @@ export interface ProbeFailure {
   names?: string[]
   /** The driver's message, for logs only: it may name the host or the user, never the password. */
   detail?: string
+  /** otherService: the protocol that answered instead (see sniff.ts) */
+  service?: Service
 }
 
 export interface ProbeSuccess {
@@ -389,12 +394,65 @@ async function probeMysql (c: ServerConnection, timeoutMs: number): Promise<Prob
 }
 
 // ---------------------------------------------------------------------------------------------
+// Before the driver: the CA file, and what answers at the address
+
+/** A PEM file this large is not a CA bundle (and /dev/zero must not be read to the end). */
+const MAX_CA_FILE = 1024 * 1024
+
+/** With tls `verify` and a CA file: it must hold at least one PEM certificate (Node would ignore anything else). */
+export async function caFileFailure (c: ServerConnection): Promise<ProbeFailure | undefined> {
+  if (c.tls !== 'verify' || c.caFile === '') return undefined
+  let text: string
+  try {
+    const fh = await open(c.caFile, 'r')
+    try {
+      const st = await fh.stat()
+      if (!st.isFile()) return failure('caNotCertificate', undefined, { detail: 'not a regular file' })
+      if (st.size > MAX_CA_FILE) return failure('caNotCertificate', undefined, { detail: `${st.size} bytes` })
+      text = await fh.readFile('utf8')
+    } finally {
+      await fh.close()
+    }
+  } catch (error) {
+    return failure(errorFields(error).code === 'EISDIR' ? 'caNotCertificate' : 'caFile', error)
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  if (blocks.length === 0) return failure('caNotCertificate', undefined, { detail: 'no PEM certificate' })
+  try {
+    for (const block of blocks) new X509Certificate(block) // eslint-disable-line no-new
+  } catch (error) {
+    return failure('caNotCertificate', error)
+  }
+  return undefined
+}
+
+/**
+ * Whether another protocol than the engine's answers at the address: then no driver is pointed at it.
+ * Returns the time left for the driver: a silent listener has used part of the test's bound already.
+ */
+async function otherServiceFailure (c: ServerConnection, timeoutMs: number): Promise<{ failure?: ProbeFailure, timeoutMs: number }> {
+  const started = performance.now()
+  const found = await sniffService(c.host, c.port, { connectTimeoutMs: timeoutMs, answerMs: Math.min(1500, timeoutMs / 2) })
+  if (found === 'silent') return { timeoutMs: Math.max(500, Math.round(timeoutMs - (performance.now() - started))) }
+  if (found === 'unreachable' || found === c.provider) return { timeoutMs }
+  return { failure: failure('otherService', undefined, { service: found, detail: `${found} answered at ${c.host}:${c.port}` }), timeoutMs }
+}
+
+async function beforeDriver (c: ServerConnection, timeoutMs: number): Promise<{ failure?: ProbeFailure, timeoutMs: number }> {
+  const ca = await caFileFailure(c)
+  if (ca) return { failure: ca, timeoutMs }
+  return otherServiceFailure(c, timeoutMs)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Public API
 
 /** Tests the connection and the database. Never throws: every outcome is a result. */
 export async function probeDatabase (c: ServerConnection, options: ProbeOptions = {}): Promise<ProbeResult> {
-  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS
+  const bound = options.timeoutMs ?? CONNECT_TIMEOUT_MS
   try {
+    const { failure: early, timeoutMs } = await beforeDriver(c, bound)
+    if (early) return early
     return c.provider === 'postgresql' ? await probePostgres(c, timeoutMs) : await probeMysql(c, timeoutMs)
   } catch (error) {
     const cause = c.provider === 'postgresql' ? classifyPgError(error) : classifyMysqlError(error)
@@ -411,6 +469,8 @@ export function validDatabaseName (name: string): boolean {
 export async function createServerDatabase (c: ServerConnection, options: ProbeOptions = {}): Promise<ProbeFailure | null> {
   const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS
   if (!validDatabaseName(c.database)) return failure('unknown', undefined, { detail: 'invalid database name' })
+  const { failure: early } = await beforeDriver(c, timeoutMs)
+  if (early) return early
   if (c.provider === 'postgresql') {
     let lastError: unknown
     for (const maintenance of ['postgres', 'template1']) {

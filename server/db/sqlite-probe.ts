@@ -7,7 +7,7 @@ import { createClient } from '@libsql/client'
 
 export type SqliteProbeResult =
   | { ok: true, state: 'new' | 'empty' | 'ours', file: string, migrations?: number }
-  | { ok: false, reason: 'notAbsolute' | 'isDirectory' | 'dirNotWritable' | 'notSqlite' | 'foreignTables' | 'unreadable', file: string, detail?: string }
+  | { ok: false, reason: 'notAbsolute' | 'isDirectory' | 'notRegularFile' | 'dirNotWritable' | 'notSqlite' | 'foreignTables' | 'unreadable', file: string, detail?: string }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
 
@@ -16,6 +16,8 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
   const dir = path.dirname(file)
   const existing = await stat(file).catch(() => null)
   if (existing?.isDirectory()) return { ok: false, reason: 'isDirectory', file }
+  // A device, a FIFO or a socket "exists and is empty": SQLite would fail on it at install time.
+  if (existing && !existing.isFile()) return { ok: false, reason: 'notRegularFile', file }
 
   try {
     await mkdir(dir, { recursive: true })

@@ -4,6 +4,7 @@
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
+import { CONTROL_CHARACTERS, envStorable, fsErrorText } from '../paths.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
 
 export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
@@ -182,8 +183,11 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
     if (raw === '') return { errors: { dir: { key: 'setup.cache.errors.dirRequired' } } }
     if (raw.length > 1024 || raw.includes('\0')) return { errors: { dir: { key: 'setup.cache.errors.dirInvalid' } } }
     const dir = path.resolve(raw)
+    // Refused before the test, as the .env writer would refuse it at install (CACHE_DIR).
+    if (CONTROL_CHARACTERS.test(dir)) return { errors: { dir: { key: 'setup.cache.errors.dirControlCharacters', params: { dir } } } }
+    if (!envStorable(dir, 'CACHE_DIR')) return { errors: { dir: { key: 'setup.cache.errors.dirNotStorable', params: { dir } } } }
     const r = await testCacheDir(dir)
-    if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
+    if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.reason === 'dirNotWritable' ? fsErrorText(r.detail, ctx.t) : r.detail } } } }
     return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: (r.free / 1024 ** 3).toFixed(1) } } } }
   }
   const read = readRedisTarget(input, ctx.data.cache, detectionUrl(ctx))

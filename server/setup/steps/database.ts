@@ -7,6 +7,7 @@ import {
   buildDatabaseUrl, DatabaseUrlError, DEFAULT_PORTS, parseDatabaseUrl, SERVER_PROVIDERS, TLS_MODES,
   type ServerConnection, type ServerProvider, type TlsMode
 } from '../../db/url.ts'
+import { CONTROL_CHARACTERS, envStorable, fsErrorText } from '../paths.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView } from '../wizard.ts'
 
 export const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
@@ -35,19 +36,35 @@ function defaultFile (ctx: StepContext): string {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-function sqliteOutcome (result: SqliteProbeResult): ActionOutcome {
+function sqliteOutcome (result: SqliteProbeResult, t: StepContext['t']): ActionOutcome {
   if (!result.ok) {
-    return { errors: { file: { key: `setup.database.errors.${result.reason}`, params: { file: result.file, detail: result.detail ?? '' } } } }
+    // A system error code is shown as words in the reader's language, never as "(EEXIST)".
+    const detail = result.reason === 'dirNotWritable' ? fsErrorText(result.detail, t) : result.detail ?? ''
+    return { errors: { file: { key: `setup.database.errors.${result.reason}`, params: { file: result.file, detail } } } }
   }
   return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, migrations: result.migrations ?? 0 } } } }
 }
 
-async function testSqlite (input: Input): Promise<ActionOutcome & { file?: string }> {
+/**
+ * Checks a path typed in the wizard, before it is tested: `?`, `#` and `%` would be read by the SQLite
+ * driver as URL syntax (options, a fragment, escapes) and open another file than the one tested; and the
+ * value must survive the `.env` writer exactly (the same rules as at install).
+ */
+export function sqlitePathError (file: string): string | undefined {
+  if (/[?#%]/.test(file)) return 'fileUrlCharacters'
+  if (CONTROL_CHARACTERS.test(file)) return 'fileControlCharacters'
+  if (!envStorable(`file:${file}`, 'DATABASE_URL')) return 'fileNotStorable'
+  return undefined
+}
+
+async function testSqlite (input: Input, ctx: StepContext): Promise<ActionOutcome & { file?: string }> {
   const raw = (input.file ?? '').trim()
   if (raw === '') return { errors: { file: { key: 'setup.database.errors.fileRequired' } } }
   if (raw.length > 1024 || raw.includes('\0')) return { errors: { file: { key: 'setup.database.errors.fileInvalid' } } }
   const file = path.resolve(raw)
-  return { ...sqliteOutcome(await probeSqliteFile(file)), file }
+  const invalid = sqlitePathError(file)
+  if (invalid) return { errors: { file: { key: `setup.database.errors.${invalid}`, params: { file } } } }
+  return { ...sqliteOutcome(await probeSqliteFile(file), ctx.t), file }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +165,7 @@ function connectionFrom (input: Input, ctx: StepContext): { connection?: ServerC
 }
 
 /** A probe result as the page shows it: success in `view.test`, a failure as the `connection` error. */
-function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input): ActionOutcome {
+function serverOutcome (result: ProbeResult, c: ServerConnection, fill: Input | undefined, t: StepContext['t']): ActionOutcome {
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   const view: StepView = fill ? { fill } : {}
   if (!result.ok) {
@@ -163,6 +180,11 @@ function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input):
             names: (result.names ?? []).join(', '),
             version: result.version ?? '',
             minimum: result.minimum ?? '',
+            // otherService: what answers instead, and what was expected there
+            service: result.service ? t(`setup.database.services.${result.service}`) : '',
+            expected: t(`setup.database.providers.${c.provider}`),
+            defaultPort: DEFAULT_PORTS[c.provider],
+            caFile: c.caFile,
             // Only an unrecognized failure shows the driver's words (they name host and user, never the password).
             detail: cause === 'unknown' ? scrub(result.detail ?? '', c.password) : ''
           }
@@ -197,7 +219,7 @@ async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcom
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
   const result = await probeDatabase(connection)
-  return { ...withPasswordState(serverOutcome(result, connection, fill), connection, ctx), connection, result }
+  return { ...withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx), connection, result }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,7 +237,7 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (invalid) return { errors: invalid }
   if (provider === 'sqlite') {
     if (input.instances === 'multiple') return { errors: { provider: { key: 'setup.database.errors.sqliteMultiple' } } }
-    return testSqlite(input)
+    return testSqlite(input, ctx)
   }
   if (isServer(provider) || (input.url ?? '').trim() !== '') return testServer({ ...input, provider: provider ?? 'postgresql' }, ctx)
   return { errors: { provider: { key: 'setup.database.errors.provider' } } }
@@ -228,9 +250,9 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (errors || !connection) return { errors }
   const failed = await createServerDatabase(connection)
   if (failed) {
-    return withPasswordState(serverOutcome(failed, connection, fill), connection, ctx)
+    return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
   }
-  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill), connection, ctx)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill, ctx.t), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
@@ -274,7 +296,7 @@ export const databaseStep: Step = {
     const multipleInstances = input.instances === 'multiple'
     if (input.provider === 'sqlite') {
       if (multipleInstances) return { errors: { provider: { key: 'setup.database.errors.sqliteMultiple' } } }
-      const result = await testSqlite(input)
+      const result = await testSqlite(input, ctx)
       if (result.errors || !result.file) return result
       ctx.data.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}`, multipleInstances }
       delete ctx.data.databasePassword
