@@ -1,7 +1,7 @@
 # Amorce: multi-stage image. Production dependencies only, non-root user, data in a volume.
 # (Docker cannot run on the machine this was written on: reviewed, not built there. See docs/deploy-docker.md.)
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
@@ -9,7 +9,7 @@ COPY prisma ./prisma
 # postinstall generates the Prisma clients; libsql and argon2 ship prebuilt binaries: no compiler needed.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

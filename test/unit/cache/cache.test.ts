@@ -8,7 +8,7 @@ import { FilesystemCache } from '../../../server/cache/filesystem.ts'
 import { MemoryCache } from '../../../server/cache/memory.ts'
 import { Redis } from 'ioredis'
 import { RedisCache } from '../../../server/cache/redis.ts'
-import { CacheSessionStore } from '../../../server/cache/session-store.ts'
+import { CacheSessionStore, endUserSessions } from '../../../server/cache/session-store.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { deleteByPrefix, requireRedis, SHARED_REDIS_URL } from '../../helpers/redis.ts'
 
@@ -159,6 +159,21 @@ for (const [name, make] of backends) {
     }
   })
 
+  test(`${name}: endUserSessions removes that user's sessions only, not other keys`, async t => {
+    const cache = await make(t)
+    if (!cache) return
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }
+    await cache.set('sess:a', { cookie, userId: 7 }, 60_000)
+    await cache.set('sess:b', { cookie, userId: 7 }, 60_000)
+    await cache.set('sess:c', { cookie, userId: 8 }, 60_000)
+    await cache.set('other:d', { cookie, userId: 7 }, 60_000)
+    assert.equal(await endUserSessions(cache, 7), 2)
+    assert.deepEqual([await cache.get('sess:a'), await cache.get('sess:b')], [undefined, undefined])
+    assert.equal((await cache.get<{ userId: number }>('sess:c'))?.userId, 8)
+    assert.equal((await cache.get<{ userId: number }>('other:d'))?.userId, 7)
+    assert.equal(await endUserSessions(cache, 7), 0)
+  })
+
   test(`${name}: sessions round-trip through the session store`, async t => {
     const made = await make(t)
     if (!made) return
@@ -207,4 +222,24 @@ test('filesystem: a corrupt entry reads as a miss, not an error', async t => {
   const { writeFile } = await import('node:fs/promises')
   await writeFile(path.join(dir, shard, file), '{"expiresAt":null,"val')
   assert.equal(await cache.get('k'), undefined)
+})
+
+test('filesystem: a session file written before keys were stored is still recognized and ended', async t => {
+  const dir = await tempDir(t)
+  const cache = new FilesystemCache(dir, 0)
+  await cache.set('sess:old', { cookie: { originalMaxAge: 1000 }, userId: 3 }, 60_000)
+  await cache.set('settings:x', { userId: 3 }, 60_000)
+  // Rewrite the files as the previous version wrote them: no key.
+  const { readFile, writeFile } = await import('node:fs/promises')
+  for (const shard of await readdir(dir)) {
+    for (const name of await readdir(path.join(dir, shard))) {
+      const file = path.join(dir, shard, name)
+      const stored = JSON.parse(await readFile(file, 'utf8'))
+      delete stored.key
+      await writeFile(file, JSON.stringify(stored))
+    }
+  }
+  assert.equal(await endUserSessions(cache, 3), 1)
+  assert.equal(await cache.get('sess:old'), undefined)
+  assert.deepEqual(await cache.get('settings:x'), { userId: 3 })
 })
