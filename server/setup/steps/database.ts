@@ -39,7 +39,7 @@ function sqliteOutcome (result: SqliteProbeResult): ActionOutcome {
   if (!result.ok) {
     return { errors: { file: { key: `setup.database.errors.${result.reason}`, params: { file: result.file, detail: result.detail ?? '' } } } }
   }
-  return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, migrations: result.migrations ?? 0 } } } }
+  return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, count: result.migrations ?? 0 } } } }
 }
 
 async function testSqlite (input: Input): Promise<ActionOutcome & { file?: string }> {
@@ -144,7 +144,7 @@ function serverOutcome (result: ProbeResult, c: ServerConnection, fill?: Input):
       test: {
         ok: true,
         key: `setup.database.testResult.${result.state === 'otherTables' ? 'otherTables' : result.state === 'ours' ? 'oursServer' : 'emptyServer'}`,
-        params: { ...params, server: result.server, version: result.version, applied: result.applied, pending: result.pending, tables: result.tables.join(', ') }
+        params: { ...params, server: result.server, version: result.version, applied: result.applied, count: result.applied, pending: result.pending, tables: result.tables.join(', ') }
       },
       otherTables: result.state === 'otherTables'
     }
