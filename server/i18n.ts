@@ -67,3 +67,11 @@ export function negotiateLanguage (header: string | undefined, fallback: Languag
   }).filter(x => x.q > 0 && !Number.isNaN(x.q)).sort((a, b) => b.q - a.q || a.i - b.i)
   return ranked.map(x => x.lang).find(isLanguage) ?? fallback
 }
+
+/** File system error codes that have words in errors.fs.*; any other code is said as `other`. */
+const FS_CODES = new Set(['EACCES', 'EPERM', 'EEXIST', 'ENOENT', 'ENOTDIR', 'EISDIR', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENAMETOOLONG', 'ELOOP', 'EBUSY', 'EIO'])
+
+/** A code such as EEXIST as the param of a text saying `$t(errors.fs.{{code}})`: pages show words, never the raw code. */
+export function fsCause (code: string | undefined | null): string {
+  return code && FS_CODES.has(code) ? code : 'other'
+}

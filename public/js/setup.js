@@ -32,7 +32,11 @@
     var oldError = box.querySelector(':scope > .error')
     var newError = freshBox.querySelector(':scope > .error')
     if (oldError) oldError.remove()
-    if (newError) box.appendChild(document.importNode(newError, true))
+    if (newError) {
+      // Where the server puts it: before the input in a field, after the options in a radio group.
+      var before = box.matches('.field') ? box.querySelector(':scope > .advice, :scope > input, :scope > .input-reveal') : null
+      box.insertBefore(document.importNode(newError, true), before)
+    }
     // Values the server filled in (a pasted URL parsed into the fields); passwords never come back.
     if (input.type === 'text' && fresh.value !== input.value && fresh.hasAttribute('value')) input.value = fresh.value
   }
@@ -68,9 +72,12 @@
     event.preventDefault()
     var body = new FormData(form)
     body.set('_action', button.value)
+    if (button.getAttribute('aria-disabled') === 'true') return
     var region = form.querySelector('[data-test-result]')
     if (region) region.setAttribute('aria-busy', 'true')
-    button.disabled = true
+    // Not `disabled`: a disabled button loses the focus (to <body>); aria-disabled keeps it where the person is.
+    button.setAttribute('aria-disabled', 'true')
+    button.setAttribute('aria-busy', 'true')
     fetch(form.action, {
       method: 'POST',
       body: new URLSearchParams(body),
@@ -86,7 +93,11 @@
       // Network failure: fall back to the plain form submission.
       form.requestSubmit(button)
     }).finally(function () {
-      button.disabled = false
+      button.removeAttribute('aria-disabled')
+      button.removeAttribute('aria-busy')
+      // The button may have been replaced with the result region: keep the focus on this action.
+      var again = document.contains(button) ? button : form.querySelector('button[name=_action][value="' + button.value + '"]')
+      if (again && document.activeElement === document.body) again.focus()
       var current = form.querySelector('[data-test-result]')
       if (current) current.removeAttribute('aria-busy')
     })
@@ -135,9 +146,89 @@
     update()
   }
 
+  // 4. The error summary: focused when the page loads (the server marks it autofocus too), and its links move the
+  //    focus to the field itself and bring its label into view (GOV.UK's error summary).
+  function errorSummary () {
+    var summary = document.querySelector('[data-error-summary]')
+    if (summary && document.activeElement === document.body) summary.focus()
+    document.addEventListener('click', function (event) {
+      var link = event.target instanceof Element ? event.target.closest('[data-error-summary] a[href^="#"]') : null
+      if (!link) return
+      var target = document.getElementById(link.getAttribute('href').slice(1))
+      if (!target) return
+      event.preventDefault()
+      var label = target.id ? document.querySelector('label[for="' + target.id + '"]') : null
+      var legend = target.closest('fieldset') ? target.closest('fieldset').querySelector('legend') : null
+      ;(label || legend || target).scrollIntoView({ block: 'start' })
+      target.focus({ preventScroll: true })
+    })
+  }
+
+  // 5. Show/Hide on password fields (`[data-reveal]` buttons, hidden without JS).
+  function revealButtons () {
+    document.querySelectorAll('button[data-reveal]').forEach(function (button) {
+      var input = document.getElementById(button.getAttribute('data-reveal'))
+      if (!input) return
+      var show = button.firstChild.nodeValue
+      var hide = button.getAttribute('data-hide') || show
+      button.hidden = false
+      button.addEventListener('click', function () {
+        var shown = input.type === 'text'
+        input.type = shown ? 'password' : 'text'
+        button.firstChild.nodeValue = shown ? show : hide
+      })
+    })
+  }
+
+  // 6. "Suggest a strong password": 20 characters from 54 unambiguous letters and digits (115 bits), drawn with
+  //    crypto.getRandomValues (rejection sampling, no modulo bias), in groups of five for reading; shown once.
+  function generator () {
+    var box = document.querySelector('[data-generate]')
+    if (!box || !window.crypto || !window.crypto.getRandomValues) return
+    var ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'
+    box.hidden = false
+    box.querySelector('[data-generate-button]').addEventListener('click', function () {
+      var out = ''
+      var buf = new Uint8Array(1)
+      while (out.length < 20) {
+        window.crypto.getRandomValues(buf)
+        if (buf[0] < 256 - (256 % ALPHABET.length)) out += ALPHABET[buf[0] % ALPHABET.length]
+      }
+      var password = out.match(/.{5}/g).join('-')
+      ;['f-password', 'f-confirm'].forEach(function (id) {
+        var input = document.getElementById(id)
+        if (!input) return
+        input.value = password
+        input.type = 'text'
+        var toggle = document.querySelector('button[data-reveal="' + id + '"]')
+        if (toggle) toggle.firstChild.nodeValue = toggle.getAttribute('data-hide') || toggle.firstChild.nodeValue
+      })
+      var status = box.querySelector('[data-generate-status]')
+      status.textContent = status.getAttribute('data-done')
+    })
+  }
+
+  // 7. The streamed install page, once complete (deferred scripts run when the stream has ended): its outcome
+  //    moves to the top, takes the focus, and names the tab.
+  function installResult () {
+    var result = document.querySelector('.install-result')
+    if (!result) return
+    var main = document.getElementById('main')
+    main.insertBefore(result, main.firstChild)
+    var heading = result.querySelector('.install-heading')
+    if (heading) {
+      document.title = heading.textContent + document.title.replace(/^[^·]*/, ' ')
+      heading.focus()
+    }
+  }
+
   function start () {
     providerGroups()
     conditionalParts()
+    errorSummary()
+    revealButtons()
+    generator()
+    installResult()
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)
   else start()

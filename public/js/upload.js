@@ -5,7 +5,14 @@
 ;(function () {
   var box = document.querySelector('[data-upload]')
   if (!box) return
-  box.hidden = false
+  // The "Upload" choice is offered disabled without a script: enable it (setup.js shows the box when it is chosen).
+  document.querySelectorAll('label[data-needs-script]').forEach(function (label) {
+    var radio = label.querySelector('input[type=radio]')
+    if (radio) radio.disabled = false
+    label.classList.remove('choice-disabled')
+    var note = label.querySelector('[data-script-note]')
+    if (note) note.remove()
+  })
   var input = box.querySelector('input[type=file]')
   var bar = box.querySelector('[data-upload-progress]')
   var status = box.querySelector('[data-upload-status]')

@@ -71,7 +71,7 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
     url,
     onProgress: p => { if (p.status === 'applied') progress({ key: 'backup.progress.migration', params: { name: p.name, index: p.index + 1, total: p.total } }) }
   })
-  return { key: 'backup.stages.restored', params: { rows: summary.totalRows, tables: summary.tables.length, migrations: rest.applied.length } }
+  return { key: 'backup.stages.restored', params: { count: summary.totalRows, rows: summary.totalRows, tables: summary.tables.length, migrations: rest.applied.length } }
 }
 
 /** With the restored accounts kept, the admin stage only records the install. */

@@ -4,6 +4,7 @@ import { constants } from 'node:fs'
 import { access, mkdir, open, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createClient } from '@libsql/client'
+import { fsCause } from '../i18n.ts'
 
 export type SqliteProbeResult =
   | { ok: true, state: 'new' | 'empty' | 'ours', file: string, migrations?: number }
@@ -27,7 +28,7 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
     await (await open(probe, 'wx', 0o600)).close()
     await rm(probe)
   } catch (err) {
-    return { ok: false, reason: 'dirNotWritable', file, detail: (err as NodeJS.ErrnoException).code }
+    return { ok: false, reason: 'dirNotWritable', file, detail: fsCause((err as NodeJS.ErrnoException).code) }
   }
   if (!existing || existing.size === 0) return { ok: true, state: 'new', file }
 

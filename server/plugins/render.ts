@@ -31,6 +31,8 @@ export default fp(async function render (app, opts: { production: boolean }) {
       /** the CSRF token for this page's forms; a function, so pages without a form start no session */
       csrf: () => reply.generateCsrf(),
       /** a date as the reader's language writes it */
+      /** a number as the reader's language writes it (12 345 in French) */
+      number: (value: number, options?: Intl.NumberFormatOptions) => new Intl.NumberFormat(req.lang, options).format(value),
       date: (value: string | Date) => value ? new Intl.DateTimeFormat(req.lang, { dateStyle: 'long', timeStyle: 'short' }).format(new Date(value)) : '',
       ...model
     }

@@ -394,7 +394,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
         }
       })
       log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied.length }, 'migrations done')
-      return { key: 'setup.finalize.stages.migrated', params: { applied: result.applied.length, already: result.alreadyApplied.length } }
+      return { key: 'setup.finalize.stages.migrated', params: { count: result.applied.length, applied: result.applied.length, already: result.alreadyApplied.length } }
     } catch (err) {
       if (connectionLost(err)) throw new StageFailure({ key: 'setup.finalize.errors.connectionLost', params: { detail: scrub((err as Error).message, secrets) } }, { cause: err })
       if (err instanceof MigrationError) {

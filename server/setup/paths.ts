@@ -1,6 +1,5 @@
 // Filesystem paths typed in the wizard (the SQLite file, the cache directory): the checks they share
-// before a test may say yes, and system error codes as words in the reader's language.
-import type { TFunction } from 'i18next'
+// before a test may say yes.
 import { serializeEnvValue } from '../config/envfile.ts'
 
 /** Line breaks and other control characters: no path typed in a form should hold them. */
@@ -14,10 +13,4 @@ export function envStorable (value: string, key: string): boolean {
   } catch {
     return false
   }
-}
-
-/** A filesystem error code (EACCES, ENOTDIR…) as a localized phrase, never a bare "(EEXIST)". */
-export function fsErrorText (code: string | undefined, t: TFunction): string {
-  const known = code && /^E[A-Z]+$/.test(code) ? t(`setup.fsErrors.${code}`, { defaultValue: '' }) : ''
-  return known || t('setup.fsErrors.other', { code: code ?? '?' })
 }

@@ -314,8 +314,11 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     const running = currentFinalize()
     const job: FinalizeJob = running?.active || !data ? running! : startFinalize({ app, data: structuredClone(data), ...opts })
     const csrf = reply.generateCsrf()
-    const page = await reply.renderPage('setup/install', { stages: STAGES })
-    const [head, tail] = page.split('<!--STAGES-->')
+    // The footer's language links follow this install (`/setup/install?lang=`); once installed, setup answers 404,
+    // so the finished page's links open the sign-in page in that language instead.
+    const page = await reply.renderPage('setup/install', { stages: STAGES, langHref: url('/install') })
+    const [head, rawTail] = page.split('<!--STAGES-->')
+    let tail = rawTail
     const stream = new PassThrough()
     const t = req.t
     const line = (e: StageEvent) => {
@@ -350,8 +353,11 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       const end = job.state === 'succeeded'
         ? { key: 'setup.finalize.done', cls: 'done' }
         : { key: job.error?.key ?? 'setup.finalize.errors.unexpected', cls: 'failed', params: job.error?.params }
-      stream.write(`</ol><div class="install-result install-${end.cls}" role="status">`)
+      // The final block carries its own heading; the CSS hides "Installing… keep this page open" once it is there.
+      const heading = t(job.state === 'succeeded' ? 'setup.finalize.installed' : 'setup.finalize.installFailed')
+      stream.write(`</ol><div class="install-result install-${end.cls}" role="status"><h1 class="install-heading" tabindex="-1">${escapeHtml(heading)}</h1>`)
       if (job.state === 'succeeded') {
+        tail = tail.replaceAll(`href="${url('/install')}?lang=`, `href="${base()}/login?lang=`)
         stream.write(`<p>${escapeHtml(t('setup.finalize.done'))}</p><p><a class="button primary" href="${escapeHtml(base() || '')}/login">${escapeHtml(t('setup.finalize.login'))}</a></p>`)
       } else {
         stream.write(`<p class="error" role="alert">${escapeHtml(t(end.key, end.params ?? {}))}</p><p><a class="button" href="${escapeHtml(url('/finalize'))}">${escapeHtml(t('setup.finalize.backToSummary'))}</a></p>`)

@@ -28,6 +28,8 @@ export interface WizardData {
   restore?: { mode: 'fresh' } | RestoreChoice
   /** keepRestored: no new account, the restored administrators sign in (username, email and hash are then empty) */
   admin?: { username: string, email: string, passwordHash: string, keepRestored?: boolean }
+  /** the hash of a password the admin step accepted while another of its fields was refused: blank fields keep it */
+  adminPasswordHash?: string
   /** steps whose answers were accepted */
   done: StepId[]
   /** values typed but not yet accepted (kept across a language switch or Back); never secrets */
@@ -97,7 +99,7 @@ export function isReachable (id: StepId, data: WizardData): boolean {
 
 /** The answers alone, without progress or drafts: what later steps were checked against. */
 export function answersSnapshot (data: WizardData): string {
-  const { done: _done, drafts: _drafts, fromEnvironment: _env, ...answers } = data
+  const { done: _done, drafts: _drafts, fromEnvironment: _env, adminPasswordHash: _pending, ...answers } = data
   return JSON.stringify(answers)
 }
 

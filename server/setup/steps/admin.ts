@@ -30,7 +30,8 @@ export const adminStep: Step = {
     email: ctx.data.admin?.email ?? ''
   }),
   async view (ctx) {
-    return { hasPassword: Boolean(ctx.data.admin?.passwordHash), restoredAdmins: restoredAdmins(ctx.data), accountChoices: ACCOUNT_CHOICES }
+    const pending = Boolean(ctx.data.adminPasswordHash)
+    return { hasPassword: pending || Boolean(ctx.data.admin?.passwordHash), passwordPending: pending, restoredAdmins: restoredAdmins(ctx.data), accountChoices: ACCOUNT_CHOICES }
   },
   async submit (input, ctx) {
     const restored = restoredAdmins(ctx.data)
@@ -38,6 +39,7 @@ export const adminStep: Step = {
       if (!(ACCOUNT_CHOICES as readonly string[]).includes(input.accounts)) return { errors: { accounts: { key: 'setup.admin.errors.accounts' } } }
       if (input.accounts === 'keep') {
         ctx.data.admin = { username: '', email: '', passwordHash: '', keepRestored: true }
+        delete ctx.data.adminPasswordHash
         return {}
       }
     }
@@ -56,7 +58,11 @@ export const adminStep: Step = {
     if (!errors.username && accounts.some(a => same(a.username, username))) errors.username = { key: 'setup.admin.errors.usernameRestored', params: { username } }
     if (!errors.email && accounts.some(a => a.email !== '' && same(a.email, email))) errors.email = { key: 'setup.admin.errors.emailRestored', params: { email } }
 
-    const keepPrevious = password === '' && confirm === '' && ctx.data.admin?.passwordHash
+    // Blank password fields keep the password accepted before: by an earlier Next, or by a submit that failed
+    // on another field (only its hash is kept, server-side; the page never shows it again).
+    const kept = ctx.data.adminPasswordHash ?? ctx.data.admin?.passwordHash
+    const keepPrevious = password === '' && confirm === '' && Boolean(kept)
+    let accepted = false
     if (!keepPrevious) {
       if (password === '') {
         errors.password = { key: 'setup.admin.errors.passwordRequired' }
@@ -67,13 +73,19 @@ export const adminStep: Step = {
           if (verdict.reasons.length > 1) errors.passwordAdvice = verdict.reasons[1]
         } else if (password !== confirm) {
           errors.confirm = { key: 'setup.admin.errors.confirm' }
+        } else {
+          accepted = true
         }
       }
     }
-    if (Object.keys(errors).length > 0) return { errors }
+    if (Object.keys(errors).length > 0) {
+      if (accepted) ctx.data.adminPasswordHash = await hashPassword(password)
+      return { errors }
+    }
 
-    const passwordHash = keepPrevious ? ctx.data.admin!.passwordHash : await hashPassword(password)
+    const passwordHash = keepPrevious ? kept! : await hashPassword(password)
     ctx.data.admin = { username, email, passwordHash }
+    delete ctx.data.adminPasswordHash
     return {}
   }
 }

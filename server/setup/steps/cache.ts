@@ -4,7 +4,8 @@
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
-import { CONTROL_CHARACTERS, envStorable, fsErrorText } from '../paths.ts'
+import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
+import { fsCause } from '../../i18n.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
 
 export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
@@ -82,11 +83,11 @@ export async function testCacheDir (dir: string): Promise<{ ok: true, free: numb
   } catch (err) {
     await Promise.allSettled([rm(a, { force: true }), rm(b, { force: true })])
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN'
-    return { ok: false, reason: code === 'ENOSPC' ? 'diskFull' : 'dirNotWritable', detail: code }
+    return { ok: false, reason: code === 'ENOSPC' ? 'diskFull' : 'dirNotWritable', detail: fsCause(code) }
   }
   const s = await statfs(dir)
   const free = s.bavail * s.bsize
-  if (free < MIN_CACHE_FREE) return { ok: false, reason: 'diskFull', detail: `${Math.round(free / 1024 ** 2)} MB` }
+  if (free < MIN_CACHE_FREE) return { ok: false, reason: 'diskFull', detail: String(Math.round(free / 1024 ** 2)) }
   return { ok: true, free }
 }
 
@@ -187,8 +188,8 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
     if (CONTROL_CHARACTERS.test(dir)) return { errors: { dir: { key: 'setup.cache.errors.dirControlCharacters', params: { dir } } } }
     if (!envStorable(dir, 'CACHE_DIR')) return { errors: { dir: { key: 'setup.cache.errors.dirNotStorable', params: { dir } } } }
     const r = await testCacheDir(dir)
-    if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.reason === 'dirNotWritable' ? fsErrorText(r.detail, ctx.t) : r.detail } } } }
-    return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: (r.free / 1024 ** 3).toFixed(1) } } } }
+    if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
+    return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: Math.round(r.free / 1024 ** 3 * 10) / 10 } } } }
   }
   const read = readRedisTarget(input, ctx.data.cache, detectionUrl(ctx))
   if (!read.target) return { errors: read.errors }

@@ -7,7 +7,7 @@ import {
   buildDatabaseUrl, DatabaseUrlError, DEFAULT_PORTS, parseDatabaseUrl, SERVER_PROVIDERS, TLS_MODES,
   type ServerConnection, type ServerProvider, type TlsMode
 } from '../../db/url.ts'
-import { CONTROL_CHARACTERS, envStorable, fsErrorText } from '../paths.ts'
+import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView } from '../wizard.ts'
 
 export const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
@@ -39,10 +39,10 @@ function defaultFile (ctx: StepContext): string {
 function sqliteOutcome (result: SqliteProbeResult, t: StepContext['t']): ActionOutcome {
   if (!result.ok) {
     // A system error code is shown as words in the reader's language, never as "(EEXIST)".
-    const detail = result.reason === 'dirNotWritable' ? fsErrorText(result.detail, t) : result.detail ?? ''
+    const detail = result.detail ?? ''
     return { errors: { file: { key: `setup.database.errors.${result.reason}`, params: { file: result.file, detail } } } }
   }
-  return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, migrations: result.migrations ?? 0 } } } }
+  return { view: { test: { ok: true, key: `setup.database.testResult.${result.state}`, params: { file: result.file, count: result.migrations ?? 0 } } } }
 }
 
 /**
@@ -199,7 +199,7 @@ function serverOutcome (result: ProbeResult, c: ServerConnection, fill: Input | 
       test: {
         ok: true,
         key: `setup.database.testResult.${result.state === 'otherTables' ? 'otherTables' : result.state === 'ours' ? 'oursServer' : 'emptyServer'}`,
-        params: { ...params, server: result.server, version: result.version, applied: result.applied, pending: result.pending, tables: result.tables.join(', ') }
+        params: { ...params, server: result.server, version: result.version, applied: result.applied, count: result.applied, pending: result.pending, tables: result.tables.join(', ') }
       },
       otherTables: result.state === 'otherTables'
     }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { DATABASE_PROVIDERS, type AppConfig, type DatabaseProvider } from '../../config/config.ts'
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/sqlite-probe.ts'
+import { fsCause } from '../../i18n.ts'
 import type { Step } from '../wizard.ts'
 
 export type CheckLevel = 'required' | 'optional' | 'info'
@@ -64,17 +65,18 @@ export async function runChecks (config: AppConfig, opts: { generatedDir?: strin
 
   const missingClients = missingPrismaClients(opts.generatedDir)
 
-  const gib = (n: number) => (n / 1024 ** 3).toFixed(1)
+  // Numbers, formatted by the page's language (74,2 in French).
+  const gib = (n: number) => Math.round(n / 1024 ** 3 * 10) / 10
   return [
     { id: 'node', level: 'required', ok: nodeOk, params: { version: process.versions.node, min: MIN_NODE.join('.') } },
     { id: 'prismaClient', level: 'required', ok: missingClients.length === 0, params: { missing: missingClients.join(', ') } },
-    { id: 'dataDir', level: 'required', ok: dataErr === null, params: { path: config.dataDir, code: dataErr ?? '' } },
-    { id: 'envFile', level: 'required', ok: env.ok, params: { path: config.envFile, reason: env.reason ?? '' } },
-    { id: 'disk', level: 'required', ok: free !== null && free >= MIN_FREE_BYTES, params: { free: free === null ? '?' : gib(free), min: MIN_FREE_BYTES / 1024 ** 2 } },
-    { id: 'diskComfort', level: 'optional', ok: free !== null && free >= COMFORTABLE_FREE_BYTES, params: { free: free === null ? '?' : gib(free), comfortable: gib(COMFORTABLE_FREE_BYTES) } },
+    { id: 'dataDir', level: 'required', ok: dataErr === null, params: { path: config.dataDir, code: fsCause(dataErr) } },
+    { id: 'envFile', level: 'required', ok: env.ok, params: { path: config.envFile, reason: env.reason ?? '', code: fsCause(env.code) } },
+    { id: 'disk', level: 'required', ok: free !== null && free >= MIN_FREE_BYTES, params: { free: free === null ? Number.NaN : gib(free), min: MIN_FREE_BYTES / 1024 ** 2 } },
+    { id: 'diskComfort', level: 'optional', ok: free !== null && free >= COMFORTABLE_FREE_BYTES, params: { free: free === null ? Number.NaN : gib(free), comfortable: gib(COMFORTABLE_FREE_BYTES) } },
     { id: 'sqlite', level: 'required', ok: sqlite !== null, params: { version: sqlite ?? '', error: sqliteError } },
     { id: 'memory', level: 'info', ok: true, params: { total: gib(os.totalmem()), free: gib(os.freemem()) } },
-    { id: 'platform', level: 'info', ok: true, params: { platform: `${os.type()} ${os.release()}`, arch: os.arch(), cpus: os.cpus().length } }
+    { id: 'platform', level: 'info', ok: true, params: { platform: `${os.type()} ${os.release()}`, arch: os.arch(), count: os.cpus().length } }
   ]
 }
 

@@ -101,7 +101,9 @@ test('database step: a foreign SQLite database and a non-SQLite file are refused
   const underFile = path.join(notes, 'app.db')
   const res3 = await client.post('/setup/database', { provider: 'sqlite', file: underFile, _action: 'next' })
   assert.equal(res3.statusCode, 422)
-  assert.match(text(res3), /cannot be created or written \((ENOTDIR|EEXIST)\)/)
+  // The cause in words, never a raw code such as (EEXIST).
+  assert.match(text(res3), /cannot be created or written: (a part of the path is a file, not a directory|a file of that name is in the way)\./)
+  assert.doesNotMatch(text(res3), /\bE[A-Z]{3,}\b/)
 
   const ok = await client.post('/setup/database', { provider: 'sqlite', file: path.join(dir, 'new', 'app.db'), _action: 'test' })
   assert.equal(ok.statusCode, 200)
@@ -145,7 +147,7 @@ test('admin step: weak passwords get a localized reason; the password is never s
 
   const personal = await client.post('/setup/admin', { username: 'zorbaquix', email: 'zorbaquix.plumtavel@example.org', password: 'zorbaquixplumtavel', confirm: 'zorbaquixplumtavel', _action: 'next' })
   assert.equal(personal.statusCode, 422, 'a password made of the user\'s own name is refused')
-  assert.match(text(personal), /données personnelles/)
+  assert.match(text(personal), /votre nom d’utilisateur ou votre adresse e-mail/)
 })
 
 test('a full install: streamed stages, .env 0600, normal mode in the same process, /setup gone, restart stays installed', async t => {
@@ -253,7 +255,7 @@ test('prerequisites: a failing required check is shown with its hint and Next is
   assert.match(page.body, /data-check="node" data-state="ok"/)
   const next = await client.post('/setup/prerequisites', { _action: 'next' })
   assert.equal(next.statusCode, 422)
-  assert.match(text(next), /1 required check\(s\) failed/)
+  assert.match(text(next), /1 required check failed\. Fix it/)
   assert.equal((await client.get('/setup/database')).headers.location, '/setup/prerequisites')
 })
 
@@ -276,4 +278,26 @@ test('going back and changing an answer: later steps are accepted again (prefill
   assert.ok(cache.body.includes(path.join(dir, 'data', 'cache')), 'the earlier answer is prefilled')
   const install = await client.post('/setup/finalize', { _action: 'install' })
   assert.notEqual(install.statusCode, 200, 'no install with steps to check again')
+})
+
+test('admin step: an accepted password is kept server-side when only the email fails; blank fields keep it', async t => {
+  const { app, dir } = await build(t)
+  const client = await authorizedClient(app, { 'accept-language': 'en' })
+  for (const [s, f] of [['language', { language: 'en' }], ['prerequisites', {}], ['database', { provider: 'sqlite', file: path.join(dir, 'app.db') }], ['cache', { backend: 'memory' }], ['restore', { mode: 'fresh' }]] as const) {
+    assert.equal((await client.post(`/setup/${s}`, { ...f, _action: 'next' })).statusCode, 303)
+  }
+  const bad = await client.post('/setup/admin', { username: 'admin', email: 'nope', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD, _action: 'next' })
+  assert.equal(bad.statusCode, 422)
+  assert.ok(!bad.body.includes(STRONG_PASSWORD), 'never re-rendered')
+  // The error summary: focused, titled, linking to the field that needs a change.
+  assert.match(bad.body, /<title>Error: Administrator · Amorce<\/title>/)
+  assert.match(bad.body, /id="form-error" tabindex="-1" autofocus/)
+  assert.match(bad.body, /<a href="#f-email">Enter a valid email address\.<\/a>/)
+  assert.match(bad.body, /id="f-email"[^>]*aria-describedby="f-email-error"[^>]*aria-invalid="true"/)
+  assert.match(text(bad), /Your password was accepted and is kept/)
+  assert.doesNotMatch(bad.body, /<a href="#f-password"/, 'the password is not in error')
+
+  const next = await client.post('/setup/admin', { username: 'admin', email: 'admin@example.com', password: '', confirm: '', _action: 'next' })
+  assert.equal(next.statusCode, 303, 'blank password fields keep the accepted password')
+  assert.equal(next.headers.location, '/setup/finalize')
 })

@@ -39,8 +39,39 @@ test('no text is empty, and interpolations match between languages', () => {
   for (const [lang, map] of [['en', en], ['fr', fr]] as const) {
     for (const [k, v] of map) assert.ok(typeof v === 'string' && v.trim() !== '', `${lang}: ${k} is empty`)
   }
-  const vars = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)\}\}/g)].map(m => m[1]).sort()
+  // {{name}} or {{name, number(…)}}: the same names in both languages.
+  const vars = (s: unknown) => [...String(s).matchAll(/\{\{(\w+)(?:,[^}]*)?\}\}/g)].map(m => m[1]).sort()
   for (const [k, v] of en) assert.deepEqual(vars(fr.get(k)), vars(v), `${k}: same {{placeholders}}`)
+})
+
+test('plurals are i18next plurals, never a “(s)” hack', () => {
+  for (const [lang, map] of [['en', en], ['fr', fr]] as const) {
+    const hacks = [...map].filter(([, v]) => /\p{L}\((?:s|e|es|x|ies)\)/u.test(String(v))).map(([k, v]) => `${lang}: ${k}: ${v}`)
+    assert.deepEqual(hacks, [], 'use key_one / key_other with {{count}}')
+    for (const k of map.keys()) {
+      if (k.endsWith('_one')) assert.ok(map.has(k.replace(/_one$/, '_other')), `${lang}: ${k} has its _other`)
+    }
+  }
+  assert.equal(translator('fr')('setup.prerequisites.errors.requiredFailing', { count: 1 }), '1 vérification requise est en échec. Corrigez-la, puis vérifiez à nouveau.')
+  assert.match(translator('en')('setup.finalize.stages.migrated', { count: 2, already: 0 }), /^2 migrations applied/)
+})
+
+test('French typography: a no-break space before « : ; ? ! » and inside « »', () => {
+  const NBSP = '[\u00a0\u202f]'
+  const bad: string[] = []
+  for (const [k, raw] of fr) {
+    // Placeholders, nested keys and quoted literals in English (console output such as « Setup token: … ») are not French text.
+    const v = String(raw).replace(/\{\{[^}]*\}\}/g, 'X').replace(/\$t\([^)]*\)/g, 'X').replace(/«[\u00a0\u202f][\x20-\x7e…]+[\u00a0\u202f]»/g, 'X')
+    const rules: Array<[RegExp, string]> = [
+      [new RegExp(`(?<!${NBSP})[;?!»]`), 'no-break space before ; ? ! »'],
+      [new RegExp(`«(?!${NBSP})`), 'no-break space after «'],
+      [/(?<![\u00a0\u202f]):(?=\s|$)/, 'no-break space before :'],
+      [/ %/, 'no-break space before %']
+    ]
+    for (const [re, rule] of rules) if (re.test(v)) bad.push(`${k}: ${rule}: ${raw}`)
+  }
+  assert.deepEqual(bad, [])
+  assert.equal(translator('fr')('setup.cache.testResult.filesystem', { dir: '/d', free: 74.24 }), '/d fonctionne (création, écriture, renommage, suppression)\u202f; 74,2\u00a0Gio libres.')
 })
 
 // Keys are found as literal strings: t('a.b'), it.t('a.b'), key: 'a.b' or `a.b.${x}` (the prefix must exist).
@@ -56,7 +87,8 @@ function usedKeys (file: string): Array<{ key: string, dynamic: boolean }> {
 test('every key used by templates and server code exists', () => {
   const used = [...files(path.join(root, 'views'), '.eta'), ...files(path.join(root, 'server'), '.ts')].flatMap(f => usedKeys(f).map(u => ({ ...u, file: path.relative(root, f) })))
   assert.ok(used.length > 100, `found ${used.length} keys: the scan works`)
-  const missing = used.filter(u => u.dynamic ? ![...en.keys()].some(k => k.startsWith(u.key + '.') || k.startsWith(u.key)) : !en.has(u.key))
+  const exists = (key: string) => en.has(key) || en.has(`${key}_other`) // a plural: key_one, key_other
+  const missing = used.filter(u => u.dynamic ? ![...en.keys()].some(k => k.startsWith(u.key + '.') || k.startsWith(u.key)) : !exists(u.key))
   assert.deepEqual(missing.map(m => `${m.file}: ${m.key}`), [])
 })
 
