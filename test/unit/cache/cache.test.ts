@@ -160,8 +160,9 @@ for (const [name, make] of backends) {
   })
 
   test(`${name}: endUserSessions removes that user's sessions only, not other keys`, async t => {
-    const cache = await make(t)
-    if (!cache) return
+    const made = await make(t)
+    if (!made) return
+    const { cache } = made
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }
     await cache.set('sess:a', { cookie, userId: 7 }, 60_000)
     await cache.set('sess:b', { cookie, userId: 7 }, 60_000)
