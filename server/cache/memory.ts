@@ -32,7 +32,7 @@ export class MemoryCache extends BaseCache {
 
   async removeWhere (prefix: string, match: (value: unknown) => boolean): Promise<number> {
     let removed = 0
-    const now = Date.now()
+    const now = this.now()
     for (const [key, entry] of [...this.entries]) {
       if (key.startsWith(prefix) && entry.expiresAt > now && match(structuredClone(entry.value))) {
         this.entries.delete(key)
