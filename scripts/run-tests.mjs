@@ -1,12 +1,20 @@
-// `npm test`: the type check, the incremental build of dist/ (tests that start the server run the
-// compiled one, as `npm start` does), then every test/**/*.test.ts with node:test (through tsx).
+// `npm test`: every test/**/*.test.ts with node:test (through tsx), several files at a time, while the
+// type check runs beside them (incremental, at a lower priority); either failing fails the run. The
+// incremental build of dist/ comes first: the end-to-end tests start the compiled server.
 // Arguments narrow the run: `npm test -- test/unit` or `npm test -- test/e2e/replay.test.ts`.
-import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+// `npm run test:stress` (`--stress`): the same with one core kept busy by a CPU hog and bigger fuzz
+// volumes (AMORCE_STRESS=1, random seeds). SKIP_TYPECHECK=1 skips the type check, TEST_CONCURRENCY=n
+// sets how many files run at once.
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..')
-const args = process.argv.slice(2)
+const argv = process.argv.slice(2)
+const stress = argv.includes('--stress')
+const args = argv.filter(a => a !== '--stress')
+const started = performance.now()
 
 function collect (p) {
   const st = statSync(p)
@@ -20,20 +28,78 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-if (!process.env.SKIP_TYPECHECK) {
-  const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { stdio: 'inherit' })
-  if (tsc.status !== 0) {
-    console.error('type check failed')
-    process.exit(tsc.status ?? 1)
-  }
+/** Runs a child; resolves with its exit code (a signal counts as a failure). */
+function run (command, commandArgs, options) {
+  const child = spawn(command, commandArgs, options)
+  const done = new Promise(resolve => child.once('exit', (code, signal) => resolve(signal ? 1 : code ?? 1)))
+  return { child, done }
 }
 
-// Always, even for unit tests: about half a second when dist/ is up to date, and never a stale server.
+// First the incremental build of dist/ (tests that start the server run the compiled one, as
+// `npm start` does): about half a second when it is up to date, and never a stale server.
 const build = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' })
 if (build.status !== 0) {
   console.error('build failed')
   process.exit(build.status ?? 1)
 }
 
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map(f => path.relative(root, f))], { stdio: 'inherit', cwd: root })
-process.exit(r.status ?? 1)
+// The type check, beside the tests: its output is held back and printed after theirs.
+let typecheck
+if (!process.env.SKIP_TYPECHECK) {
+  const cache = path.join(root, 'node_modules', '.cache', 'amorce')
+  mkdirSync(cache, { recursive: true })
+  const tsc = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root,
+    '--incremental', '--tsBuildInfoFile', path.join(cache, 'tsconfig.tsbuildinfo')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The tests are what someone waits for; the type check takes the CPU they leave.
+  try { os.setPriority(tsc.child.pid, 10) } catch {}
+  let out = ''
+  tsc.child.stdout.on('data', d => { out += d })
+  tsc.child.stderr.on('data', d => { out += d })
+  const t0 = performance.now()
+  typecheck = tsc.done.then(code => ({ code, out, seconds: (performance.now() - t0) / 1000 }))
+}
+
+// One core kept busy for the whole run, as another program on a shared host would.
+let hog
+if (stress) {
+  hog = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' })
+  const stop = () => { if (hog.exitCode === null && hog.signalCode === null) hog.kill('SIGKILL') }
+  process.once('exit', stop)
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => { stop(); process.exit(130) })
+}
+
+const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism())
+const reportDir = mkdtempSync(path.join(os.tmpdir(), 'amorce-test-report-'))
+const reportFile = path.join(reportDir, 'report.txt')
+const env = {
+  ...process.env,
+  // Cheap argon2 parameters where hashing is not what a test is about (server/auth/password.ts).
+  AMORCE_TEST_FAST_HASH: process.env.AMORCE_TEST_FAST_HASH ?? '1',
+  ...(stress ? { AMORCE_STRESS: '1' } : {})
+}
+const tests = run(process.execPath, [
+  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+  // node's own reporter, as without options (spec in a terminal, TAP otherwise), then ours.
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(root, 'scripts/test-report.mjs')}`, `--test-reporter-destination=${reportFile}`,
+  ...files.map(f => path.relative(root, f))
+], { stdio: 'inherit', cwd: root, env })
+const testCode = await tests.done
+if (hog && hog.exitCode === null) hog.kill('SIGKILL')
+
+let report = ''
+try { report = readFileSync(reportFile, 'utf8') } catch {}
+rmSync(reportDir, { recursive: true, force: true })
+
+let typecheckFailed = false
+const lines = []
+if (typecheck) {
+  const { code, out, seconds } = await typecheck
+  typecheckFailed = code !== 0
+  if (typecheckFailed) process.stdout.write(out)
+  lines.push(`# type check: ${typecheckFailed ? 'FAILED' : 'ok'} (${seconds.toFixed(1)} s)`)
+}
+lines.push(`# ${files.length} files, ${concurrency} at a time${stress ? ', one core busy (stress)' : ''}: ${((performance.now() - started) / 1000).toFixed(1)} s wall`)
+// The report ends with the plain "N passed, N failed" line: it stays the last line of the run.
+process.stdout.write(`${lines.join('\n')}\n${report}`)
+process.exit(testCode !== 0 ? testCode : typecheckFailed ? 2 : 0)

@@ -48,7 +48,12 @@ export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${STARTUP_DEADLINE_MS / 1000} s:\n${out}`)), STARTUP_DEADLINE_MS)
     child.on('message', (m: { amorce?: string, url?: string }) => {
-      if (m?.amorce === 'ready' && m.url) { clearTimeout(timer); resolve(m.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')) }
+      if (m?.amorce !== 'ready' || !m.url) return
+      clearTimeout(timer)
+      // The lines printed before the message are already in the stdout pipe (pipes are synchronous
+      // on Linux): one turn of the event loop and they are in output() too.
+      const url = m.url.replace('localhost', '127.0.0.1').replace(/\/$/, '')
+      setImmediate(() => resolve(url))
     })
     child.once('exit', code => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}`)) })
   })

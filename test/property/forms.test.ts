@@ -6,11 +6,11 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import fc from 'fast-check'
+import { fc, runs } from '../helpers/fuzz.ts'
 import type { FastifyInstance } from 'fastify'
 import { authorizedClient, build, Client, walkToFinalize } from '../helpers/app.ts'
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 60)
+const RUNS = Number(process.env.FUZZ_RUNS ?? runs(60))
 /** Cases run, by endpoint: printed at the end so the count can be reported. */
 const counts: Record<string, number> = {}
 process.on('exit', () => {

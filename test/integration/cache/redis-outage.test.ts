@@ -29,7 +29,9 @@ test('Redis goes away and comes back: health 200 → 503 → 200, a 503 page mea
   const ms = performance.now() - started
   assert.equal(page.statusCode, 503)
   assert.match(text(page), /L’application est installée, mais son cache est injoignable\./)
-  assert.ok(ms < 3000, `answered in ${Math.round(ms)} ms, not hanging`)
+  // Not hanging: a request waiting for Redis would take the reconnection's whole course (tens of
+  // seconds) or forever; the bound is loose for a loaded machine, not a speed goal.
+  assert.ok(ms < 10_000, `answered in ${Math.round(ms)} ms, not hanging`)
   // A new visitor's sign-in page needs a session (its CSRF secret) too: the same clear 503.
   const fresh = await new Client(app).get('/login')
   assert.equal(fresh.statusCode, 503)

@@ -4,6 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import pg from 'pg'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { migrate } from '../../../server/db/migrate.ts'
@@ -11,10 +12,12 @@ import { adminQuery, createDatabase, requireServer, urlOf } from '../../helpers/
 import { repoRoot, TSX } from '../../helpers/server.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
+/** An advisory lock the test holds: the slow migration waits on it, halfway through, for as long as the test wants. */
+const GATE = 4242
 const MIGRATIONS = {
   '20260101000000_first': 'CREATE TABLE "first_table" ("id" SERIAL PRIMARY KEY);\n',
-  // Slow on purpose: the test kills the runner while this transaction is open.
-  '20260102000000_slow': 'CREATE TABLE "half_table" ("id" SERIAL PRIMARY KEY);\nSELECT pg_sleep(4);\nCREATE TABLE "second_table" ("id" SERIAL PRIMARY KEY);\n'
+  // Stopped halfway on purpose: the test kills the runner while this transaction is open.
+  '20260102000000_slow': `CREATE TABLE "half_table" ("id" SERIAL PRIMARY KEY);\nSELECT pg_advisory_xact_lock(${GATE});\nCREATE TABLE "second_table" ("id" SERIAL PRIMARY KEY);\n`
 }
 
 test('SIGKILL in the middle of a migration: rolled back entirely, applied once on the next run', { timeout: 90_000 }, async t => {
@@ -28,6 +31,12 @@ test('SIGKILL in the middle of a migration: rolled back entirely, applied once o
     await writeFile(path.join(migrationsDir, name, 'migration.sql'), sql)
   }
   await writeFile(path.join(migrationsDir, 'migration_lock.toml'), 'provider = "postgresql"\n')
+  const gate = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database })
+  gate.on('error', () => {})
+  await gate.connect()
+  t.after(() => gate.end().catch(() => {}))
+  await gate.query(`SELECT pg_advisory_lock(${GATE})`)
+  const gatePid = Number((await gate.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)
 
   // The runner in its own process, as the server runs it.
   const script = `import { migrate } from ${JSON.stringify(path.join(repoRoot, 'server/db/migrate.ts'))}
@@ -39,12 +48,12 @@ await migrate({ provider: 'postgresql', url: process.env.URL, migrationsDir: pro
   child.stderr.on('data', d => { out += d })
   const exited = new Promise(resolve => child.once('exit', resolve))
 
-  // Wait until the slow migration is running inside the database, then kill the process.
-  const until = Date.now() + 30_000
+  // Wait until the slow migration is halfway, inside the database (waiting at the gate), then kill the process.
+  const until = Date.now() + 60_000
   for (;;) {
-    const rows = await adminQuery('postgresql', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(4)%' AND pid <> pg_backend_pid()", db.database) as Array<Array<{ n: number }>>
+    const rows = await adminQuery('postgresql', `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${GATE} AND NOT granted`, db.database) as Array<Array<{ n: number }>>
     if (rows[0][0].n > 0) break
-    if (Date.now() > until) throw new Error(`the slow migration never started:\n${out}`)
+    if (child.exitCode !== null || Date.now() > until) throw new Error(`the slow migration never started:\n${out}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   assert.match(out, /applied 20260101000000_first/)
@@ -55,9 +64,10 @@ await migrate({ provider: 'postgresql', url: process.env.URL, migrationsDir: pro
   // lock, so a retry now is told to wait (the wizard says "another instance is preparing this
   // database. Wait a moment, then try again") rather than interleaving with it.
   await assert.rejects(migrate({ provider: 'postgresql', url, migrationsDir, lockTimeoutMs: 500 }), { code: 'lockTimeout' })
-  // Once the statement ends, the server finds the client gone and rolls the transaction back.
-  const busy = async () => ((await adminQuery('postgresql', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", db.database)) as Array<Array<{ n: number }>>)[0][0].n
-  for (let i = 0; i < 200 && await busy() > 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
+  // Once the statement ends (the gate opens), the server finds the client gone and rolls the transaction back.
+  await gate.query(`SELECT pg_advisory_unlock(${GATE})`)
+  const busy = async () => ((await adminQuery('postgresql', `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> ${gatePid}`, db.database)) as Array<Array<{ n: number }>>)[0][0].n
+  for (const end = Date.now() + 60_000; Date.now() < end && await busy() > 0;) await new Promise(resolve => setTimeout(resolve, 50))
   assert.equal(await busy(), 0, 'the orphaned session ended')
   const facts = async () => {
     const [tables] = await adminQuery('postgresql', "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename", db.database) as Array<Array<{ tablename: string }>>

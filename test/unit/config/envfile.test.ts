@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import dotenv from 'dotenv'
-import fc from 'fast-check'
+import { fc, runs } from '../../helpers/fuzz.ts'
 import {
   EnvValueError,
   envFileWritable,
@@ -138,7 +138,7 @@ const VALUE_ARBITRARIES: [string, fc.Arbitrary<string>][] = [
   ['quote/newline/#/backslash strings', fc.string({ unit: TRICKY, maxLength: 16 })],
 ]
 
-const RUNS = 3000
+const RUNS = runs(3000)
 
 for (const [name, arbitrary] of VALUE_ARBITRARIES) {
   test(`property (${RUNS} runs, ${name}): round-trips exactly iff in the documented class, else throws`, () => {

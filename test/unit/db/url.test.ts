@@ -2,7 +2,7 @@
 // shapes are read; TLS modes map to what pg and mariadb are given.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import fc from 'fast-check'
+import { fc, runs } from '../../helpers/fuzz.ts'
 import { buildDatabaseUrl, DatabaseUrlError, mariadbConfig, parseDatabaseUrl, pgConfig, redactUrl, type ServerConnection } from '../../../server/db/url.ts'
 import { parseServerVersion, versionTooOld, classifyPgError, classifyMysqlError } from '../../../server/db/probe.ts'
 
@@ -15,7 +15,7 @@ test('any user and password (URL-special characters, unicode, spaces) survive bu
     (provider, user, password, tls) => {
       const c: ServerConnection = { ...base, provider: provider as ServerConnection['provider'], user, password, tls: tls as ServerConnection['tls'], port: provider === 'mysql' ? 3306 : 5432 }
       assert.deepEqual(parseDatabaseUrl(buildDatabaseUrl(c)), c)
-    }), { numRuns: 300 })
+    }), { numRuns: runs(300) })
   const tricky = { ...base, password: 'p@ss:w/rd?#%&=+ é"\'' }
   assert.equal(parseDatabaseUrl(buildDatabaseUrl(tricky)).password, tricky.password)
 })
