@@ -1,16 +1,19 @@
 // Backups over HTTP: in normal mode, GET /backup streams a fresh backup to a signed-in administrator; in setup
 // mode, POST /setup/restore/upload streams an uploaded backup to DATA_DIR (raw body, size-capped while it
 // arrives), verifies it, and offers it to the wizard's "Backup restore" step.
-import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, rename, rm } from 'node:fs/promises'
-import path from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { createBackup } from '../backup/create.ts'
 import { backupLimits } from '../backup/format.ts'
 import type { Provider } from '../db/migrate.ts'
-import { UPLOAD_FILE, verifyForWizard } from '../setup/steps/restore.ts'
+import { newUploadPath, removeUpload, sweepUploads } from '../backup/uploads.ts'
+import { readJournal } from '../setup/finalize.ts'
+import { verifyForWizard } from '../setup/steps/restore.ts'
+
+/** As the session cookie (app.ts): an upload untouched for longer belongs to no live session. */
+const SESSION_MAX_AGE_MS = 12 * 3600_000
 
 export interface BackupRoutesOptions {
   /** the environment the app was built from (BACKUP_MAX_BYTES) */
@@ -50,6 +53,18 @@ function receive (body: Readable, file: string, max: number): Promise<'ok' | 'to
 export default async function backupRoutes (app: FastifyInstance, opts: BackupRoutesOptions): Promise<void> {
   const env = opts.env ?? process.env
   const base = () => app.amorce.config.basePath
+
+  // Wizard sessions live in memory: at start-up no session holds an upload, only an install journal can (its
+  // install resumes with that file). Everything else in DATA_DIR is what an expired or lost session left.
+  const journaledUpload = async (dataDir: string) => {
+    const restore = (await readJournal(dataDir))?.answers.restore
+    return restore && restore.mode !== 'fresh' ? restore.file : undefined
+  }
+  if (app.amorce.mode === 'setup') {
+    const dataDir = app.amorce.config.dataDir
+    const removed = await sweepUploads(dataDir, [await journaledUpload(dataDir)])
+    if (removed.length > 0) app.log.info({ removed: removed.length }, 'stale backup uploads removed')
+  }
 
   // The upload is the raw body: handed over unread, streamed to disk by the handler.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
@@ -101,7 +116,9 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
     }
     const dir = app.amorce.config.dataDir
     await mkdir(dir, { recursive: true })
-    const partial = path.join(dir, `${UPLOAD_FILE}.partial-${randomBytes(6).toString('hex')}`)
+    // One upload per session, under a random name: another session's upload can never replace it.
+    const file = newUploadPath(dir)
+    const partial = `${file}.partial`
     let outcome: 'ok' | 'tooLarge' | 'failed'
     try {
       outcome = await receive(body, partial, limits.maxArchiveBytes)
@@ -122,8 +139,11 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
       await rm(partial, { force: true })
       return reply.code(422).send({ ok: false, message: req.t(error.key, error.params ?? {}) })
     }
-    const file = path.join(dir, UPLOAD_FILE)
     await rename(partial, file)
+    // The session's earlier upload (and uploads left by sessions that expired over 12 hours ago) go.
+    const previous = data.restore?.mode === 'upload' ? data.restore.file : undefined
+    await removeUpload(dir, previous)
+    await sweepUploads(dir, [file, await journaledUpload(dir)], SESSION_MAX_AGE_MS).catch(() => [])
     data.restore = { mode: 'upload', file, summary: summary!, confirmed: false }
     data.done = data.done.filter(id => id !== 'restore')
     req.session.wizard = data

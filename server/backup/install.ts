@@ -5,15 +5,16 @@ import { migrate, type Provider } from '../db/migrate.ts'
 import { BackupError } from './errors.ts'
 import { backupLimits } from './format.ts'
 import { completedBefore, loadBackup, readManifest, restoreMarker } from './restore.ts'
+import { removeUpload } from './uploads.ts'
 import { summarize } from './verify.ts'
 import type { WizardData } from '../setup/wizard.ts'
 
 interface Message { key: string, params?: Record<string, unknown> }
 
 /** The backup the install restores, when the person confirmed one. */
-export function chosenBackup (data: WizardData): { file: string, migration: string } | undefined {
+export function chosenBackup (data: WizardData): { file: string, migration: string, sha256?: string } | undefined {
   const restore = data.restore
-  return restore && restore.mode !== 'fresh' && restore.confirmed ? { file: restore.file, migration: restore.summary.migration } : undefined
+  return restore && restore.mode !== 'fresh' && restore.confirmed ? { file: restore.file, migration: restore.summary.migration, sha256: restore.summary.sha256 } : undefined
 }
 
 /** The first migration run stops at the backup's level (undefined: migrate everything). */
@@ -50,6 +51,8 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
     url,
     limits,
     marker,
+    // The very file that was verified and confirmed: a replaced file is refused before anything commits.
+    expectSha256: backup.sha256,
     onProgress: p => {
       const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)
       if (percent === lastPercent) return
@@ -88,7 +91,22 @@ export async function recordInstallWithRestoredAdmins (data: WizardData, detail:
   }
 }
 
-/** A failed restore, as the install page shows it. */
-export function restoreFailure (error: unknown): Message | undefined {
-  return error instanceof BackupError ? error.i18n : undefined
+/**
+ * A failed restore, as the install page shows it: always a localized message, never a driver's text or a
+ * server path (the cause is in the log). The load is one transaction, so nothing of it is kept; Resume runs it
+ * again, Back to the summary chooses another backup.
+ */
+export function restoreFailure (error: unknown): Message {
+  if (error instanceof BackupError) {
+    const { key, params } = error.i18n
+    // notFound names the path given on the server step; shown as given, it is the person's own input.
+    return { key, params }
+  }
+  return { key: 'setup.restore.errors.restoreFailed' }
+}
+
+/** After the install, the uploaded backup (password hashes) has no reason to stay in DATA_DIR. */
+export async function removeRestoredUpload (data: WizardData, dataDir: string): Promise<void> {
+  const restore = data.restore
+  if (restore && restore.mode === 'upload') await removeUpload(dataDir, restore.file)
 }

@@ -10,7 +10,7 @@ import { migrate, type MigrationProgress, type Provider } from '../db/migrate.ts
 import { openEngine, type EngineConnection } from './engines.ts'
 import { BackupError } from './errors.ts'
 import type { BackupLimits, Manifest } from './format.ts'
-import { openArchive, scanBackup, summarize } from './verify.ts'
+import { openArchive, scanBackup, summarize, type ScanOptions } from './verify.ts'
 import type { BackupSummary } from './format.ts'
 import type { ColumnSpec, TableSpec } from './schema.ts'
 
@@ -22,6 +22,8 @@ export interface RestoreOptions {
   url: string
   limits: BackupLimits
   migrationsDir?: string
+  /** the tables expected at a level (default: this app's; see ScanOptions.schema) */
+  schema?: ScanOptions['schema']
   batchSize?: number
   onProgress?: (progress: RestoreProgress) => void
   onMigration?: (progress: MigrationProgress) => void
@@ -99,6 +101,7 @@ export async function loadBackup (options: RestoreOptions): Promise<BackupSummar
       limits: options.limits,
       provider: options.provider,
       migrationsDir: options.migrationsDir,
+      schema: options.schema,
       batchSize: options.batchSize ?? (options.provider === 'postgresql' ? 5000 : 1000),
       onManifest: async (manifest, expected) => {
         tables = expected

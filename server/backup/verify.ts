@@ -62,8 +62,11 @@ const MAX_ACCOUNTS_KEPT = 1000
 /** The decompressed bytes of an archive, with the size and ratio caps; zlib's errors become BackupErrors. */
 export async function * expand (input: Readable, limits: BackupLimits, hash?: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
   let compressed = 0
+  let validHeader = false
   const counter = new Transform({
     transform (chunk: Buffer, _encoding, callback) {
+      // A sound first member header (deflate, no reserved flag): a header error later is about bytes after it.
+      if (compressed === 0) validHeader = chunk.length >= 10 && chunk[2] === 8 && (chunk[3] & 0xe0) === 0
       if (compressed === 0 && (chunk[0] !== 0x1f || (chunk.length > 1 && chunk[1] !== 0x8b))) {
         return callback(new BackupError('notGzip', 'the file is not gzip-compressed'))
       }
@@ -88,20 +91,21 @@ export async function * expand (input: Readable, limits: BackupLimits, hash?: Re
     // zlib stops quietly at bytes that cannot start another member (zeros): they are not part of a backup.
     if (gunzip.bytesWritten < compressed) throw new BackupError('trailingData', `${compressed - gunzip.bytesWritten} bytes follow the end of the compressed data`, { bytes: compressed - gunzip.bytesWritten })
   } catch (error) {
-    throw compressed === 0 && !(error instanceof BackupError) ? new BackupError('notGzip', 'the file is empty') : zlibError(error, total)
+    throw compressed === 0 && !(error instanceof BackupError) ? new BackupError('notGzip', 'the file is empty') : zlibError(error, total, validHeader)
   } finally {
     input.destroy()
     gunzip.destroy()
   }
 }
 
-function zlibError (error: unknown, produced: number): unknown {
+function zlibError (error: unknown, produced: number, validHeader: boolean): unknown {
   if (error instanceof BackupError) return error
   const { code, message } = error as NodeJS.ErrnoException
   if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(message ?? '')) return new BackupError('truncated', 'the compressed stream ends early', {}, { cause: error })
+  // A header error after a sound first header is where a next member would start: bytes appended after the
+  // backup (zlib reports it before handing over the data it decompressed, so `produced` may still be 0).
+  if (code === 'Z_DATA_ERROR' && (produced > 0 || validHeader) && /header check|compression method|flags/i.test(message ?? '')) return new BackupError('trailingData', 'data follows the end of the compressed stream', {}, { cause: error })
   if (code === 'Z_DATA_ERROR' && produced === 0 && /header/i.test(message ?? '')) return new BackupError('notGzip', 'the file is not gzip-compressed', {}, { cause: error })
-  // A bad header once data came out is where a next member would start: bytes appended after the backup.
-  if (code === 'Z_DATA_ERROR' && produced > 0 && /header check|compression method|flags/i.test(message ?? '')) return new BackupError('trailingData', 'data follows the end of the compressed stream', {}, { cause: error })
   if (typeof code === 'string' && code.startsWith('Z_')) return new BackupError('corrupt', `the compressed data is damaged: ${message}`, {}, { cause: error })
   return error
 }

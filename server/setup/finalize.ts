@@ -10,7 +10,7 @@ import { envFileEntries, loadConfig, type ConfigValues } from '../config/config.
 import { readEnvFile, serializeEnv, writeEnvFile } from '../config/envfile.ts'
 import { createPrismaClient } from '../db/client.ts'
 import { migrate, MigrationError } from '../db/migrate.ts'
-import { migrationLimit, recordInstallWithRestoredAdmins, restoreFailure, restoreStage } from '../backup/install.ts'
+import { migrationLimit, recordInstallWithRestoredAdmins, removeRestoredUpload, restoreFailure, restoreStage } from '../backup/install.ts'
 import type { FieldError, WizardData } from './wizard.ts'
 import { withoutEnvironmentKeys } from './preset.ts'
 import { cacheRedisUrl } from './steps/cache.ts'
@@ -408,9 +408,8 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
     try {
       return await restoreStage(data, message => job.record({ stage: 'restore', status: 'progress', message }))
     } catch (err) {
-      const known = restoreFailure(err)
-      if (known) throw new StageFailure(known, { cause: err })
-      throw err
+      log.warn({ err: { code: (err as { code?: string }).code, message: scrub((err as Error).message ?? String(err), secrets) } }, 'restore failed')
+      throw new StageFailure(restoreFailure(err), { cause: err })
     }
   })
 
@@ -445,7 +444,8 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
     await deps.switchToNormal()
     return { key: 'setup.finalize.stages.switched' }
   })
-  // Installed: the journal and the token have done their work.
+  // Installed: the journal, the token and an uploaded backup have done their work.
+  await removeRestoredUpload(data, dataDir).catch(() => {})
   await removeJournal(dataDir)
   if (setup.tokenFile) await rm(setup.tokenFile, { force: true })
 }

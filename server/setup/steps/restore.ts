@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { BackupError } from '../../backup/errors.ts'
 import { backupLimits, type BackupSummary } from '../../backup/format.ts'
+import { removeUpload } from '../../backup/uploads.ts'
 import { verifyBackup } from '../../backup/verify.ts'
 import type { Provider } from '../../db/migrate.ts'
 import type { ActionOutcome, StepContext, Step, WizardData } from '../wizard.ts'
@@ -14,9 +15,6 @@ export type RestoreMode = typeof RESTORE_MODES[number]
 
 /** The verified backup the wizard will restore (confirmed) or offers to (not yet confirmed). */
 export interface RestoreChoice { mode: 'upload' | 'path', file: string, summary: BackupSummary, confirmed: boolean }
-
-/** Where an upload is kept until the install restores it. */
-export const UPLOAD_FILE = 'restore-upload.tar.gz'
 
 /** The database engine the backup will be restored into (the database step's answer). */
 export function targetProvider (data: WizardData): Provider {
@@ -29,7 +27,8 @@ export async function verifyForWizard (file: string, data: WizardData, env: Node
     return { summary: await verifyBackup(file, { provider: targetProvider(data), limits: backupLimits(env) }) }
   } catch (error) {
     if (error instanceof BackupError) return { error: error.i18n }
-    return { error: { key: 'setup.restore.errors.unreadable', params: { detail: (error as Error).message } } }
+    // Not one of the refusals the format names: no driver or system text reaches the page.
+    return { error: { key: 'setup.restore.errors.unreadable' } }
   }
 }
 
@@ -45,6 +44,7 @@ async function verifyPath (input: Record<string, string>, ctx: StepContext): Pro
   const file = path.resolve(ctx.config.dataDir, raw)
   const { summary, error } = await verifyForWizard(file, ctx.data)
   if (error) return { errors: { path: error } }
+  await dropUpload(ctx)
   ctx.data.restore = { mode: 'path', file, summary: summary!, confirmed: false }
   return { view: { justVerified: true } }
 }
@@ -68,6 +68,7 @@ export const restoreStep: Step = {
     const mode = input.mode as RestoreMode
     if (!RESTORE_MODES.includes(mode)) return { errors: { mode: { key: 'setup.restore.errors.mode' } } }
     if (mode === 'fresh') {
+      await dropUpload(ctx)
       ctx.data.restore = { mode: 'fresh' }
       return {}
     }
@@ -89,11 +90,18 @@ export const restoreStep: Step = {
   actions: {
     verify: verifyPath,
     async discard (_input, ctx) {
+      await dropUpload(ctx)
       ctx.data.restore = undefined
       ctx.data.done = ctx.data.done.filter(id => id !== 'restore')
       return {}
     }
   }
+}
+
+/** The session's uploaded file, if any, is deleted: it holds password hashes and is no longer wanted. */
+async function dropUpload (ctx: StepContext): Promise<void> {
+  const restore = ctx.data.restore
+  if (restore && restore.mode === 'upload') await removeUpload(ctx.config.dataDir, restore.file)
 }
 
 function formatDate (iso: string, lang: string): string {

@@ -74,12 +74,12 @@ export function sampleRows (): Record<string, Value[][]> {
   const d = (iso: string) => new Date(iso)
   return {
     AdminUser: [
-      [3, 'alice', 'alice@example.com', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 'fr', d('2024-02-29T23:59:59.999Z'), d('2025-01-01T00:00:00.001Z'), null],
-      [7, 'bób_ü', 'bob@exämple.org', 'x'.repeat(190), 'en', d('1999-12-31T12:00:00.000Z'), d('2026-11-21T10:20:30.456Z'), d('2026-11-21T10:20:31.000Z')]
+      [3, 'alice', 'alice@example.com', '$argon2id$v=19$m=19456,t=2,p=1$9Tsn6VHKS1Td2SxLcyibNQ$2nn6sm+I4LKYNDkSRBXSNGIhJHwO07EEwrWEAefS77A', 'fr', d('2024-02-29T23:59:59.999Z'), d('2025-01-01T00:00:00.001Z'), null],
+      [7, 'bób_ü', 'bob@exämple.org', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$'.padEnd(190, 'A'), 'en', d('1999-12-31T12:00:00.000Z'), d('2026-11-21T10:20:30.456Z'), d('2026-11-21T10:20:31.000Z')]
     ],
     Setting: [
       ['site.name', 'Chez « Amorce » — l’appli 🚀', d('2026-01-02T03:04:05.678Z')],
-      ['quote"s', 'line1\nline2\t\\ back\u0000slash? no: \u2028 sep', d('2026-01-02T03:04:05.000Z')],
+      ['quote"s', 'line1\nline2\t\\ back\u0001slash? no: \u2028 sep', d('2026-01-02T03:04:05.000Z')],
       ['empty', '', d('2026-01-02T03:04:05.000Z')]
     ],
     AuditLog: [

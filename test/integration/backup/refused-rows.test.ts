@@ -21,7 +21,7 @@ const APP_TABLES = await appSchema()
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex')
 const admin = (id: number, username: string, email: string) =>
-  JSON.stringify({ id, username, email, passwordHash: 'h', locale: 'en', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', lastLoginAt: null }) + '\n'
+  JSON.stringify({ id, username, email, passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$9Tsn6VHKS1Td2SxLcyibNQ$2nn6sm+I4LKYNDkSRBXSNGIhJHwO07EEwrWEAefS77A', locale: 'en', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', lastLoginAt: null }) + '\n'
 
 async function archive (dir: string): Promise<string> {
   const files: Record<string, string> = {
@@ -55,7 +55,16 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     const url = await emptyDatabase(t, provider)
     if (url === undefined) return
     const file = await archive(await tempDir(t))
+    // With the app's schema, the duplicate is refused by the verification the restore reads through.
     await assert.rejects(restoreBackup({ file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
+      assert.ok(error instanceof BackupError, String(error))
+      assert.equal(error.code, 'rowDuplicate')
+      assert.deepEqual(error.i18n.params, { name: 'data/AdminUser.jsonl', line: 3, column: 'email' })
+      return true
+    })
+    // A schema that does not know the unique index lets the rows through: the database's refusal rolls back.
+    const withoutUniques = async (level: string) => (await appSchema(level)).map(table => ({ ...table, uniques: [table.key] }))
+    await assert.rejects(restoreBackup({ file, provider, url, limits: backupLimits({}), batchSize: 1, schema: withoutUniques }), (error: unknown) => {
       assert.ok(error instanceof BackupError, String(error))
       assert.equal(error.code, 'database')
       assert.deepEqual(error.i18n, { key: 'setup.restore.errors.database', params: { name: 'AdminUser' } })
