@@ -18,7 +18,7 @@ import security, { isCsrfError } from './plugins/security.ts'
 import appRoutes from './app/routes.ts'
 import healthRoutes from './app/health.ts'
 import backupRoutes from './app/backup-routes.ts'
-import { databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
+import { connectionCause, databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
 import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
@@ -134,6 +134,11 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     await retrying
   })
 
+  const isSetupUrl = (url: string) => {
+    const p = url.split('?')[0]
+    const prefix = `${state.config.basePath}/setup`
+    return p === prefix || p.startsWith(`${prefix}/`)
+  }
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (!req.t) {
@@ -160,24 +165,20 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(503).send({ status: 'error', cache: 'down' })
       return reply.page('unavailable', { part: 'cache' }, 503)
     }
-    if (status >= 500 && state.mode === 'normal' && state.runtime && await databaseDown(state.runtime, err)) {
+    if (status >= 500 && state.mode === 'normal' && state.runtime && await databaseDown(state.runtime)) {
       // The database went away under a running app: the same clear 503 as for the cache; the driver's
       // pool reconnects by itself, so the next request after it is back succeeds.
-      req.log.error({ err: { message: err.message, code: err.code } }, 'database unavailable')
+      const cause = connectionCause(state.runtime.provider, err)
+      req.log.error({ cause, err: { message: err.message, code: err.code } }, 'database unavailable')
       reply.header('retry-after', '5')
       if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(503).send({ status: 'error', db: 'down' })
-      return reply.page('unavailable', { part: 'db' }, 503)
+      return reply.page('unavailable', { part: 'db', cause }, 503)
     }
     if (status >= 500) req.log.error({ err }, 'request failed')
     else req.log.info({ err: { message: err.message, code: err.code } }, 'bad request')
     if (req.url.startsWith(`${state.config.basePath}/health`)) return reply.code(status).send({ status: 'error' })
     return reply.page('error', { status, messageKey: status >= 500 ? 'errors.internal' : (CLIENT_ERROR_KEYS[status] ?? 'errors.badRequest') }, status)
   })
-  const isSetupUrl = (url: string) => {
-    const p = url.split('?')[0]
-    const prefix = `${state.config.basePath}/setup`
-    return p === prefix || p.startsWith(`${prefix}/`)
-  }
   app.setNotFoundHandler(async (_req, reply) => reply.page('error', { status: 404, messageKey: 'errors.notFound' }, 404))
 
   const switchToNormal = async () => {

@@ -34,7 +34,7 @@ export function connectionCause (provider: Runtime['provider'], err: unknown): P
  * Whether a request failed because the database is away: a bounded `SELECT 1`. Asked only after a
  * request failed (a 5xx), so a healthy app pays nothing for it.
  */
-export async function databaseDown (runtime: Runtime, _err?: unknown, timeoutMs = 2000): Promise<boolean> {
+export async function databaseDown (runtime: Runtime, timeoutMs = 2000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   try {
     await Promise.race([
