@@ -3,7 +3,6 @@
 import { constants } from 'node:fs'
 import { access, mkdir, open, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { createClient } from '@libsql/client'
 
 export type SqliteProbeResult =
   | { ok: true, state: 'new' | 'empty' | 'ours', file: string, migrations?: number }
@@ -34,6 +33,8 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
   try { await fh.read(head, 0, 16, 0) } finally { await fh.close() }
   if (!head.equals(SQLITE_MAGIC)) return { ok: false, reason: 'notSqlite', file }
 
+  // libsql (a native module) is loaded when a SQLite file is first probed, not at every start.
+  const { createClient } = await import('@libsql/client')
   const client = createClient({ url: `file:${file}` })
   try {
     const rs = await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -53,6 +54,7 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
 
 /** The version of the SQLite library the driver embeds; throws when the driver cannot load. */
 export async function sqliteDriverVersion (): Promise<string> {
+  const { createClient } = await import('@libsql/client')
   const client = createClient({ url: ':memory:' })
   try {
     const rs = await client.execute('SELECT sqlite_version() AS v')
