@@ -3,7 +3,6 @@
 import { constants } from 'node:fs'
 import { access, mkdir, open, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { createClient } from '@libsql/client'
 import { fsCause } from '../i18n.ts'
 
 export type SqliteProbeResult =
@@ -37,6 +36,8 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
   try { await fh.read(head, 0, 16, 0) } finally { await fh.close() }
   if (!head.equals(SQLITE_MAGIC)) return { ok: false, reason: 'notSqlite', file }
 
+  // libsql (a native module) is loaded when a SQLite file is first probed, not at every start.
+  const { createClient } = await import('@libsql/client')
   const client = createClient({ url: `file:${file}` })
   try {
     const rs = await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -56,6 +57,7 @@ export async function probeSqliteFile (file: string): Promise<SqliteProbeResult>
 
 /** The version of the SQLite library the driver embeds; throws when the driver cannot load. */
 export async function sqliteDriverVersion (): Promise<string> {
+  const { createClient } = await import('@libsql/client')
   const client = createClient({ url: ':memory:' })
   try {
     const rs = await client.execute('SELECT sqlite_version() AS v')
