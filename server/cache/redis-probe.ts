@@ -3,6 +3,7 @@
 // whether the eviction policy may drop sessions. No HTTP here: the cache step calls it.
 import net from 'node:net'
 import tls from 'node:tls'
+import { encodeUrlPart } from '../db/url.ts'
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0'
 export const PROBE_TIMEOUT_MS = 2000
@@ -46,8 +47,8 @@ export function redisUrl (t: RedisTarget): string {
   const scheme = t.tls ? 'rediss' : 'redis'
   const host = t.host.includes(':') ? `[${t.host}]` : t.host
   const auth = t.password !== undefined && t.password !== ''
-    ? `${t.username ? encodeURIComponent(t.username) : ''}:${encodeURIComponent(t.password)}@`
-    : t.username ? `${encodeURIComponent(t.username)}@` : ''
+    ? `${t.username ? encodeUrlPart(t.username) : ''}:${encodeUrlPart(t.password)}@`
+    : t.username ? `${encodeUrlPart(t.username)}@` : ''
   return `${scheme}://${auth}${host}:${t.port}/${t.db}`
 }
 

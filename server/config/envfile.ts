@@ -1,7 +1,9 @@
-// Reads and atomically writes the `.env` file, with values encoded so that dotenv reads them back exactly.
+// Reads and atomically writes the `.env` file, in the one form dotenv, `node --env-file`, systemd and Docker all
+// read back exactly (see the rules below).
 import { randomBytes } from 'node:crypto'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { parseEnv } from 'node:util'
 import dotenv from 'dotenv'
 
 export type EnvValueErrorCode = 'unrepresentable' | 'badKey' | 'nulByte'
@@ -10,110 +12,105 @@ export type EnvValueErrorCode = 'unrepresentable' | 'badKey' | 'nulByte'
 export class EnvValueError extends Error {
   readonly code: EnvValueErrorCode
   readonly key: string
+  /** unrepresentable: the rule the value breaks (see below) */
+  readonly reason?: EnvValueReason
 
-  constructor (code: EnvValueErrorCode, key: string) {
-    super(envValueMessage(code, key))
+  constructor (code: EnvValueErrorCode, key: string, reason?: EnvValueReason) {
+    super(envValueMessage(code, key, reason))
     this.name = 'EnvValueError'
     this.code = code
     this.key = key
+    if (reason !== undefined) this.reason = reason
   }
 }
 
-function envValueMessage (code: EnvValueErrorCode, key: string): string {
+const REASON_TEXT: Record<EnvValueReason, string> = {
+  lineBreak: 'a line break',
+  hash: 'a #',
+  backslash: 'a backslash',
+  dollar: 'a $',
+  leadingQuote: 'a quote first',
+  surroundingSpace: 'spaces first or last',
+  invalidCharacter: 'a character that is not valid there',
+  tooLong: 'more than 64 KiB'
+}
+
+function envValueMessage (code: EnvValueErrorCode, key: string, reason?: EnvValueReason): string {
   const name = key === '' ? 'value' : `value of ${key}`
   if (code === 'badKey') return `invalid .env key ${JSON.stringify(key)} (expected [A-Z_][A-Z0-9_]*)`
   if (code === 'nulByte') return `the ${name} contains a NUL character`
-  return `the ${name} cannot be written to a .env file so that it reads back unchanged`
+  // The value itself is never part of the message: it may be a secret.
+  return `the ${name} cannot be written to a .env file that dotenv, node --env-file, systemd and Docker all read the same` +
+    (reason ? ` (it holds ${REASON_TEXT[reason]})` : '')
 }
 
 const KEY_RE = /^[A-Z_][A-Z0-9_]*$/
-const QUOTES = ["'", '"', '`'] as const
-type Quote = typeof QUOTES[number]
 
 // ---------------------------------------------------------------------------
-// Encoding. The rules below follow dotenv's default parser (a line regex whose
-// quoted branches accept `\<quote>` and may span lines, whose fallback branch
-// `[^#\r\n]+` is trimmed then loses one pair of outer quotes, and which turns
-// `\n`/`\r` into newline/CR only when the value starts with `"`). Each rule is
-// chosen so the result does not depend on the lines around it; every candidate
-// is then still checked with the real parser before it is used.
-//
-// A value v (without NUL, well-formed UTF-16) is representable iff one of these holds:
-//   bare:    no `#` CR LF U+2028 U+2029, v === v.trim(), v does not start with a quote
-//   q ∈ ' `: no CR, and either (every q in v is preceded by `\` and v does not end with `\`)
-//            or (some q in v is not preceded by `\` and v has no `#` LF U+2028 U+2029)
-//   q = ":   v has no `\n`/`\r` two-character sequence, and either (every `"` is
-//            preceded by `\` and v does not end with `\`) or (some `"` is not preceded
-//            by `\` and v has no `#` U+2028 U+2029); LF and CR are written as `\n` `\r`
+// Encoding: one form every reader agrees on. `docker run --env-file` takes the rest of the line after
+// `KEY=` verbatim (no quotes, no escapes: docker/cli opts/file.go), so the only text it reads back as v is v
+// itself; the value is therefore written bare, and accepted only when dotenv, `node --env-file`, systemd's
+// EnvironmentFile= and Docker Compose read those same characters back as v. That holds iff v has:
+//   - no line break (LF, CR, U+2028, U+2029): every reader ends the value at the line (dotenv and node
+//     count U+2028/U+2029 as line ends);
+//   - no `#`: dotenv and node cut an unquoted value at `#` (Compose at ` #`);
+//   - no `\`: systemd reads it as an escape (`\x` → `x`);
+//   - no `$`: Compose expands `$VAR` and `${VAR}` in unquoted values (so do shells);
+//   - no quote ' " ` first: dotenv, node, systemd and Compose then read a quoted value;
+//   - no whitespace first or last (any Unicode White_Space, as String.prototype.trim): each reader trims
+//     its own set (dotenv all of them, node and systemd ASCII ones, Docker none);
+//   - no NUL, lone surrogate, U+FEFF or Unicode noncharacter (U+FDD0–U+FDEF, U+xFFFE/U+xFFFF): a surrogate has
+//     no UTF-8 form, and systemd refuses the whole file on a noncharacter;
+//   - a line (KEY=value) under 64 KiB, Docker's line buffer.
+// A value outside this class has no form they all read alike: it is refused (EnvValueError), never
+// written in a form only some of them read. URLs keep their credentials inside it by percent-encoding
+// every reserved character (server/db/url.ts, server/cache/redis-probe.ts).
 // ---------------------------------------------------------------------------
 
-/** True when some `q` in `s` is not preceded by a backslash (dotenv's quoted branch must stop there). */
-function hasUnescaped (s: string, q: Quote): boolean {
-  for (let i = s.indexOf(q); i !== -1; i = s.indexOf(q, i + 1)) {
-    if (i === 0 || s[i - 1] !== '\\') return true
+/** Why a value has no portable form; `unrepresentable` errors carry it. */
+export type EnvValueReason =
+  | 'lineBreak' | 'hash' | 'backslash' | 'dollar' | 'leadingQuote' | 'surroundingSpace' | 'invalidCharacter' | 'tooLong'
+
+/** Docker's bufio.Scanner refuses longer lines ("token too long"). */
+export const MAX_LINE_BYTES = 64 * 1024 - 1
+
+/** NUL, a lone surrogate, U+FEFF or a noncharacter (systemd's unichar_is_valid refuses the last). */
+function invalidCharacter (value: string): boolean {
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!
+    if (cp === 0 || cp === 0xFEFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) === 0xFFFE) return true
   }
   return false
 }
 
-function bareCandidate (v: string): string | null {
-  if (/[#\r\n\u2028\u2029]/.test(v)) return null
-  if (v !== v.trim()) return null
-  // A leading quote would let dotenv's quoted branch run on into later lines.
-  if (/^['"`]/.test(v)) return null
-  return v
+/** The first rule `value` breaks, or null when it is written as it is. */
+export function unportableReason (value: string, key = ''): EnvValueReason | null {
+  if (invalidCharacter(value)) return 'invalidCharacter'
+  if (/[\r\n\u2028\u2029]/.test(value)) return 'lineBreak'
+  if (value.includes('#')) return 'hash'
+  if (value.includes('\\')) return 'backslash'
+  if (value.includes('$')) return 'dollar'
+  if (/^['"`]/.test(value)) return 'leadingQuote'
+  if (value !== value.trim()) return 'surroundingSpace'
+  if (Buffer.byteLength(`${key}=${value}`, 'utf8') > MAX_LINE_BYTES) return 'tooLong'
+  return null
 }
 
-/** `body` wrapped in `q`: either a proper quoted value or the fallback branch with outer quotes stripped. */
-function quotedCandidate (body: string, q: Quote): string | null {
-  if (body.includes('\r')) return null
-  if (!hasUnescaped(body, q)) {
-    // A trailing backslash escapes the closing quote, so the value could swallow later lines.
-    return body.endsWith('\\') ? null : q + body + q
-  }
-  // The quoted branch is bound to fail on this line; the whole line must then be the fallback.
-  if (/[#\n\u2028\u2029]/.test(body)) return null
-  return q + body + q
+/** dotenv and node's own parser (util.parseEnv: what `node --env-file` runs), on the text given. */
+function parsers (text: string): Array<Record<string, string>> {
+  return [{ ...dotenv.parse(text) }, { ...parseEnv(text) } as Record<string, string>]
 }
 
-function doubleQuotedCandidate (v: string): string | null {
-  // dotenv has no escape for a backslash, so a literal `\n`/`\r` would be decoded.
-  if (/\\[nr]/.test(v)) return null
-  return quotedCandidate(v.replace(/\n/g, '\\n').replace(/\r/g, '\\r'), '"')
-}
-
-function candidates (v: string): string[] {
-  const multiline = /[\r\n]/.test(v)
-  const list = [
-    bareCandidate(v),
-    // One physical line per key reads better, so prefer `\n` escapes for multi-line values.
-    multiline ? doubleQuotedCandidate(v) : null,
-    quotedCandidate(v, "'"),
-    doubleQuotedCandidate(v),
-    quotedCandidate(v, '`'),
-  ]
-  return list.filter((c): c is string => c !== null)
-}
-
-const LONE_SURROGATE = /\p{Cs}/u
-
-// Later lines that would capture a quoted value if its closing quote were not where we think it is.
-const HOSTILE_TAIL = "Z1=a'\nZ2=a\"\nZ3=a`\n"
-
-function readsBackAs (encoded: string, value: string): boolean {
-  if (dotenv.parse(`K=${encoded}\n`).K !== value) return false
-  const hostile = dotenv.parse(`K=${encoded}\n${HOSTILE_TAIL}`)
-  return hostile.K === value && hostile.Z1 === "a'" && hostile.Z2 === 'a"' && hostile.Z3 === 'a`'
-}
-
-/** The text to put after `KEY=` so that dotenv reads back exactly `value`. */
+/** The text to put after `KEY=`: the value itself, checked with the real parsers; throws EnvValueError otherwise. */
 export function serializeEnvValue (value: string, key = ''): string {
   if (value.includes('\0')) throw new EnvValueError('nulByte', key)
-  // A lone surrogate has no UTF-8 form: the file would read back with U+FFFD instead.
-  if (LONE_SURROGATE.test(value)) throw new EnvValueError('unrepresentable', key)
-  for (const candidate of candidates(value)) {
-    if (readsBackAs(candidate, value)) return candidate
+  const reason = unportableReason(value, key)
+  if (reason !== null) throw new EnvValueError('unrepresentable', key, reason)
+  // Defence in depth: the rules above are what the parsers do; they are asked too.
+  for (const parsed of parsers(`K=${value}\n`)) {
+    if (parsed.K !== value) throw new EnvValueError('unrepresentable', key, 'invalidCharacter')
   }
-  throw new EnvValueError('unrepresentable', key)
+  return value
 }
 
 export interface SerializeOptions {
@@ -123,9 +120,13 @@ export interface SerializeOptions {
   comments?: Record<string, string>
 }
 
-/** Comment text as `# ` lines; any line break (including U+2028/U+2029, which dotenv treats as one) starts a new line. */
+/**
+ * Comment text as `# ` lines; any line break (including U+2028/U+2029, which dotenv and node treat as one) starts a
+ * new line. A line ending in a backslash gets a space: systemd before v254 continues such a comment onto the next
+ * line, which would hide the key written there.
+ */
 function commentLines (text: string): string[] {
-  return text.replace(/\0/g, '').split(/\r\n|[\r\n\u2028\u2029]/).map((line) => (line === '' ? '#' : `# ${line}`))
+  return text.replace(/\0/g, '').split(/\r\n|[\r\n\u2028\u2029]/).map((line) => (line === '' ? '#' : `# ${line}${line.endsWith('\\') ? ' ' : ''}`))
 }
 
 function assertKey (key: string): void {
@@ -150,12 +151,13 @@ export function serializeEnv (entries: Record<string, string>, opts: SerializeOp
 
 /** Defence in depth: the file as a whole must parse back to exactly the entries given. */
 function assertReadsBack (text: string, entries: Record<string, string>): void {
-  const parsed = dotenv.parse(text)
-  for (const key of Object.keys(parsed)) {
-    if (!Object.hasOwn(entries, key)) throw new EnvValueError('unrepresentable', key)
-  }
-  for (const [key, value] of Object.entries(entries)) {
-    if (parsed[key] !== value) throw new EnvValueError('unrepresentable', key)
+  for (const parsed of parsers(text)) {
+    for (const key of Object.keys(parsed)) {
+      if (!Object.hasOwn(entries, key)) throw new EnvValueError('unrepresentable', key)
+    }
+    for (const [key, value] of Object.entries(entries)) {
+      if (parsed[key] !== value) throw new EnvValueError('unrepresentable', key)
+    }
   }
 }
 

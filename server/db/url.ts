@@ -50,6 +50,14 @@ function tlsFromParams (params: URLSearchParams): TlsMode {
   return 'off'
 }
 
+/**
+ * encodeURIComponent, plus the sub-delimiters it leaves (`!'()*`): every reserved character of a credential is
+ * percent-encoded, so the URL holds nothing a `.env` reader or a shell treats specially (server/config/envfile.ts).
+ */
+export function encodeUrlPart (text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, ch => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
 /** Parses `postgresql://`, `postgres://`, `mysql://` or `mariadb://` URLs; user and password are percent-decoded. */
 export function parseDatabaseUrl (text: string): ServerConnection {
   let url: URL
@@ -97,7 +105,7 @@ export function parseDatabaseUrl (text: string): ServerConnection {
  * MySQL: Prisma's `sslaccept` (accept_invalid_certs | strict) and `sslcert` (the CA), no parameter when off.
  */
 export function buildDatabaseUrl (c: ServerConnection): string {
-  const auth = c.user === '' ? '' : `${encodeURIComponent(c.user)}${c.password === '' ? '' : `:${encodeURIComponent(c.password)}`}@`
+  const auth = c.user === '' ? '' : `${encodeUrlPart(c.user)}${c.password === '' ? '' : `:${encodeUrlPart(c.password)}`}@`
   const host = c.host.includes(':') ? `[${c.host}]` : c.host
   const params = new URLSearchParams()
   if (c.provider === 'postgresql') {
@@ -109,7 +117,7 @@ export function buildDatabaseUrl (c: ServerConnection): string {
     if (c.tls === 'verify' && c.caFile !== '') params.set('sslcert', c.caFile)
   }
   const query = params.toString()
-  return `${c.provider}://${auth}${host}:${c.port}/${encodeURIComponent(c.database)}${query ? `?${query}` : ''}`
+  return `${c.provider}://${auth}${host}:${c.port}/${encodeUrlPart(c.database)}${query ? `?${query}` : ''}`
 }
 
 /** The URL with its password replaced, for logs and pages. */

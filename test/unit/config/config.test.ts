@@ -177,10 +177,11 @@ test('what the wizard writes is what loadConfig reads', async (t) => {
   const cwd = await tempDir(t)
   const values = {
     databaseProvider: 'mysql' as const,
-    databaseUrl: 'mysql://user:p#ss w"rd@db:3306/app',
+    // As server/db/url.ts builds it: every reserved character of the credentials percent-encoded.
+    databaseUrl: 'mysql://user:p%23ss%20w%22rd%24%5C%27@db:3306/app',
     cacheBackend: 'filesystem' as const,
-    cacheDir: ' /var/cache/amorce ',
-    sessionSecret: "a'b\"c`d$e\\f",
+    cacheDir: '/var/cache/amorce data',
+    sessionSecret: "a'b\"c`d=e;f",
     appLocale: 'en' as const,
     installedAt: '2025-01-01T00:00:00.000Z',
   }
@@ -190,6 +191,14 @@ test('what the wizard writes is what loadConfig reads', async (t) => {
   assert.equal(config.port, 4000)
   assert.equal(config.installed, true)
   assert.deepEqual(Object.keys((await readEnvFile(join(cwd, '.env'))) ?? {}).at(-1), 'APP_INSTALLED_AT')
+})
+
+test('a value no .env reader agrees on is refused before the file is written', async (t) => {
+  const cwd = await tempDir(t)
+  for (const cacheDir of [' /var/cache/amorce ', '/srv/$HOME/cache', 'C:\\cache', '/a#b']) {
+    await assert.rejects(writeEnvFile(join(cwd, '.env'), envFileEntries({ cacheDir, installedAt: '2025-01-01T00:00:00.000Z' })), /value of CACHE_DIR cannot be written/)
+    assert.equal(await readEnvFile(join(cwd, '.env')), null)
+  }
 })
 
 test('under Passenger, BASE_PATH defaults to PASSENGER_BASE_URI; BASE_PATH still wins', async (t) => {
