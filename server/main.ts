@@ -1,7 +1,6 @@
 // Entry point: read the configuration, start in setup or normal mode, listen, shut down cleanly.
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
-import { runUnattended } from './setup/unattended.ts'
 
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
@@ -32,8 +31,11 @@ const url = `http://${shownHost}:${port}${config.basePath}/`
 
 // Everything given by the environment (a platform's DATABASE_URL, CACHE_*, ADMIN_*): install now,
 // while /health already answers {"status":"setup"}. On failure the log says why and the wizard stays.
+// Loaded only in setup mode: an installed app never loads the wizard's code.
 const { reloadConfig, switchToNormal } = app.amorce.lifecycle!
-const unattended = await runUnattended(app, { reloadConfig, switchToNormal }, process.env)
+const unattended = app.amorce.mode === 'setup'
+  ? await (await import('./setup/unattended.ts')).runUnattended(app, { reloadConfig, switchToNormal }, process.env)
+  : 'notRequested'
 if (unattended === 'installed') console.log(`\nAmorce was installed from the environment: sign in at ${url}login`)
 if (unattended === 'failed') console.log('\nThe install from the environment stopped (see the log above): the setup wizard is open instead.')
 
