@@ -1,5 +1,7 @@
 // The root plugin: shared plugins first (forms, cookies, sessions, views, static files), then the
-// setup and app routes. Both route sets stay registered; the mode in app.amorce picks who answers.
+// setup and app routes. The mode in app.amorce picks who answers. The setup routes are loaded only by a
+// process that starts in setup mode (they answer 404 once it is installed): an installed app never loads
+// the wizard's code, which keeps its memory small; /setup/* is then a plain 404.
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -19,7 +21,6 @@ import appRoutes from './app/routes.ts'
 import healthRoutes from './app/health.ts'
 import backupRoutes from './app/backup-routes.ts'
 import { connectionCause, databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
-import setupRoutes from './setup/routes.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
 import { createPrismaClient } from './db/client.ts'
@@ -187,7 +188,10 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   }
   state.lifecycle = { reloadConfig, switchToNormal, env }
   await app.register(healthRoutes, { prefix: config.basePath })
-  await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
+  if (state.mode === 'setup') {
+    const { default: setupRoutes } = await import('./setup/routes.ts')
+    await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
+  }
   await app.register(appRoutes, { prefix: config.basePath })
   await app.register(backupRoutes, { prefix: config.basePath, env })
 

@@ -2,7 +2,6 @@
 // Shared by `npm start` (server/main.ts) and `amorce start` (server/cli/index.ts).
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
-import { runUnattended } from './setup/unattended.ts'
 import { terminalLogger } from './logger.ts'
 
 /** EX_CONFIG (sysexits.h): the process manager should not restart it in a loop. */
@@ -48,7 +47,10 @@ export async function start (options: StartOptions = {}): Promise<void> {
   // Everything given by the environment (a platform's DATABASE_URL, CACHE_*, ADMIN_*): install now,
   // while /health already answers {"status":"setup"}. On failure the log says why and the wizard stays.
   const { reloadConfig, switchToNormal } = app.amorce.lifecycle!
-  const unattended = await runUnattended(app, { reloadConfig, switchToNormal }, env)
+  // Loaded only in setup mode: an installed app never loads the wizard's code.
+  const unattended = app.amorce.mode === 'setup'
+    ? await (await import('./setup/unattended.ts')).runUnattended(app, { reloadConfig, switchToNormal }, env)
+    : 'notRequested'
   if (unattended === 'installed') console.log(`\nAmorce was installed from the environment: sign in at ${url}login`)
   if (unattended === 'failed') console.log('\nThe install from the environment stopped (see the log above): the setup wizard is open instead.')
 

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { migrationStatus } from '../db/migrate.ts'
-import { formInput } from '../setup/routes.ts'
+import { formInput } from '../form.ts'
 import { createSettings } from './settings.ts'
 import { fromPackageRoot } from '../paths.ts'
 

@@ -9,6 +9,7 @@ import {
   answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, STAGES,
   type FinalizeDeps, type FinalizeJob, type StageEvent
 } from './finalize.ts'
+import { formInput } from '../form.ts'
 import { presetInputs } from './preset.ts'
 import { FailureLimiter, tokenMatches } from './token.ts'
 import {
@@ -23,20 +24,7 @@ declare module '@fastify/session' {
   }
 }
 
-const MAX_FIELD_LENGTH = 4096
-
-/** Form bodies as flat strings: the first value of a repeated field, nothing but strings. */
-export function formInput (body: unknown): Input {
-  const input: Input = {}
-  if (!body || typeof body !== 'object') return input
-  for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
-    // `__proto__` would set the object's prototype, not a field: no form has a field of that name.
-    if (key.length > 64 || key === '__proto__') continue
-    const value = Array.isArray(raw) ? raw.find(v => typeof v === 'string') : raw
-    if (typeof value === 'string') input[key] = value.slice(0, MAX_FIELD_LENGTH)
-  }
-  return input
-}
+export { formInput }
 
 export interface SetupRoutesOptions {
   reloadConfig: FinalizeDeps['reloadConfig']
