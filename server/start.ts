@@ -35,6 +35,14 @@ export async function start (options: StartOptions = {}): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
+    // The usual causes get one plain line with what to do, not a stack trace.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      console.error(code === 'EADDRINUSE'
+        ? `Port ${config.port} on ${config.host} is already in use by another program. Stop that program, or choose another port: PORT=${config.port + 1} npm start (or PORT=… in the .env file).`
+        : `Port ${config.port} on ${config.host} may not be used by this account (ports below 1024 need privileges). Choose another port: PORT=3000 npm start (or PORT=… in the .env file).`)
+      process.exit(1)
+    }
     app.log.error({ err }, 'could not listen')
     process.exit(1)
   }

@@ -6,6 +6,10 @@ import tls from 'node:tls'
 import { encodeUrlPart } from '../db/url.ts'
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0'
+/** Every key the app writes in Redis starts with this (sessions, rate limits, settings). */
+export const CACHE_KEY_PREFIX = 'amorce:'
+/** SCAN rounds (of 1000) when counting our keys: a bounded look, not a full walk of a huge database. */
+const SCAN_ROUNDS = 20
 export const PROBE_TIMEOUT_MS = 2000
 /** Older servers lack what the session and rate-limit code relies on, or are long out of support. */
 export const MIN_REDIS_MAJOR = 5
@@ -24,7 +28,11 @@ export type RedisFailure =
   | 'dbOutOfRange' | 'tlsMismatch' | 'tlsCertificate' | 'notRedis' | 'tooOld' | 'serverError'
 
 export type RedisProbeResult =
-  | { ok: true, version: string, latencyMs: number, maxmemoryPolicy?: string, maxmemory?: number, evictionRisk: boolean, passwordIgnored: boolean, target: RedisTarget }
+  | {
+    ok: true, version: string, latencyMs: number, maxmemoryPolicy?: string, maxmemory?: number, evictionRisk: boolean, passwordIgnored: boolean, target: RedisTarget
+    /** what the chosen database already holds: DBSIZE, and how many of those keys carry our prefix (at least) */
+    keys: number, ourKeys: number
+  }
   | { ok: false, reason: RedisFailure, detail: string, target?: RedisTarget }
 
 /** redis://[user[:password]@]host[:port][/db] or rediss:// (TLS). Throws a message on a bad URL. */
@@ -107,7 +115,23 @@ export async function probeRedis (urlOrTarget: string | RedisTarget, timeoutMs =
     const text = typeof memory === 'string' ? memory : ''
     const maxmemoryPolicy = /^maxmemory_policy:(\S+)/m.exec(text)?.[1]
     const maxmemory = /^maxmemory:(\d+)/m.exec(text)?.[1]
+    // What the database holds: never taken over silently (the cache step asks before using a non-empty one).
+    const size = await conn.command(['DBSIZE'])
+    const keys = typeof size === 'number' ? size : 0
+    let ourKeys = 0
+    if (keys > 0) {
+      let cursor = '0'
+      let rounds = 0
+      do {
+        const page = await conn.command(['SCAN', cursor, 'MATCH', `${CACHE_KEY_PREFIX}*`, 'COUNT', '1000'])
+        if (!Array.isArray(page) || !Array.isArray(page[1])) break
+        cursor = String(page[0])
+        ourKeys += page[1].length
+      } while (cursor !== '0' && ++rounds < SCAN_ROUNDS)
+    }
     return {
+      keys,
+      ourKeys,
       ok: true,
       version,
       latencyMs,

@@ -3,7 +3,7 @@
 // and endless reconnection with backoff, so the app recovers when Redis comes back.
 import { Redis, type RedisOptions } from 'ioredis'
 import { BaseCache } from './cache.ts'
-import { parseRedisUrl, type RedisTarget } from './redis-probe.ts'
+import { CACHE_KEY_PREFIX, parseRedisUrl, type RedisTarget } from './redis-probe.ts'
 
 export interface RedisCacheOptions {
   /** every key this cache writes starts with it, so one Redis can serve other things too */
@@ -78,7 +78,7 @@ export class RedisCache extends BaseCache {
       // "Connection is closed" says less than the error that closed it (refused, WRONGPASS…).
       throw lastError && lastError !== err ? new Error(`${lastError.message}`, { cause: err }) : err
     }
-    return new RedisCache(client, opts.prefix ?? 'amorce:')
+    return new RedisCache(client, opts.prefix ?? CACHE_KEY_PREFIX)
   }
 
   private k (key: string): string { return this.prefix + key }

@@ -23,7 +23,7 @@ export interface Answers {
       allowOtherTables?: boolean
       multipleInstances?: boolean
     }
-  cache: { backend: 'memory' } | { backend: 'filesystem', dir: string } | { backend: 'redis', url: string, password?: string }
+  cache: { backend: 'memory' } | { backend: 'filesystem', dir: string } | { backend: 'redis', url: string, password?: string, allowNonEmpty?: boolean }
   /** file: uploaded from the replay's machine (relative to its cwd); path: already on the server */
   restore?: null | { file: string } | { path: string }
   /** keepRestored: sign in with a restored account (username/password) instead of adding one (email unused) */

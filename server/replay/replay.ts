@@ -15,7 +15,12 @@ export class ReplayError extends Error {
   constructor (readonly step: string, message: string, readonly screenshot?: string) { super(message) }
 }
 
+/** What the page itself says went wrong (every line of it); kept whole, unlike a driver's error with its call log. */
+class PageMessage extends Error {}
+
 export interface StepReport { step: string, ms: number }
+/** A line the install page streamed inside a stage (a migration applied, rows restored), or a stage's outcome. */
+export interface ProgressReport { stage: string, status: string, text: string }
 
 export interface ReplayOptions {
   answers: Answers
@@ -26,6 +31,7 @@ export interface ReplayOptions {
   /** where failure screenshots go */
   screenshotDir?: string
   onStep?: (report: StepReport) => void
+  onProgress?: (report: ProgressReport) => void
   /** per action, ms */
   timeoutMs?: number
 }
@@ -80,7 +86,8 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       await p.waitForLoadState('domcontentloaded')
       const pathname = new URL(p.url()).pathname
       if (pathname.endsWith(suffix)) return
-      throw new Error(await pageError(p) ?? `expected ${suffix}, got ${pathname}`)
+      const said = await pageError(p)
+      throw said ? new PageMessage(said) : new Error(`expected ${suffix}, got ${pathname}`)
     }
 
     await step('token', async () => {
@@ -129,7 +136,7 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
         if (db.create && await createButton.count() > 0) {
           await createButton.first().click()
           await p.waitForFunction(() => !document.querySelector('[data-test-result][aria-busy]'))
-          if (await createButton.count() > 0) throw new Error(await pageError(p) ?? 'the database could not be created')
+          if (await createButton.count() > 0) throw new PageMessage(await pageError(p) ?? 'the database could not be created')
         }
         const confirm = p.getByRole('checkbox', { name: t('setup.database.confirmOtherTables') })
         if (db.allowOtherTables && await confirm.count() > 0) await confirm.check()
@@ -146,6 +153,13 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
         if (answers.cache.password) await p.getByLabel(t('setup.cache.redis.password'), { exact: true }).fill(answers.cache.password)
       }
       await next()
+      await p.waitForLoadState('domcontentloaded')
+      // A Redis database that already holds keys: used only when the answers say so (cache.allowNonEmpty).
+      const nonEmpty = p.getByRole('checkbox', { name: t('setup.cache.confirmNonEmpty') })
+      if (answers.cache.backend === 'redis' && answers.cache.allowNonEmpty && new URL(p.url()).pathname.endsWith('/setup/cache') && await nonEmpty.count() > 0) {
+        await nonEmpty.check()
+        await next()
+      }
       await expectPath('/setup/restore')
     })
     await step('restore', async () => {
@@ -157,17 +171,18 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
         const verified = { timeout: 600_000 }
         const summary = p.locator('.restore-summary')
         if ('file' in restore) {
-          // As a person does: choose the file; the page's script uploads it and opens the confirmation.
+          // As a person does: choose "Upload", then the file; the page's script uploads it and opens the confirmation.
+          await p.getByRole('radio', { name: t('setup.restore.modes.upload') }).check()
           await p.getByLabel(t('setup.restore.upload'), { exact: true }).setInputFiles(backupFile(restore.file))
           const refused = p.locator('[data-upload-status].error')
           await summary.or(refused).first().waitFor(verified)
-          if (await refused.count() > 0) throw new Error((await refused.innerText()).trim())
+          if (await refused.count() > 0) throw new PageMessage((await refused.innerText()).trim())
         } else {
           await p.getByRole('radio', { name: t('setup.restore.modes.path') }).check()
           await p.getByLabel(t('setup.restore.path'), { exact: true }).fill(restore.path)
           await p.getByRole('button', { name: t('setup.restore.verify'), exact: true }).click(verified)
           await p.waitForLoadState('domcontentloaded')
-          if (await summary.count() === 0) throw new Error(await pageError(p) ?? 'the server did not accept the backup')
+          if (await summary.count() === 0) throw new PageMessage(await pageError(p) ?? 'the server did not accept the backup')
         }
       }
       await next()
@@ -194,8 +209,27 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       await p.getByRole('button', { name: t('setup.finalize.install'), exact: true }).click()
       const done = p.getByRole('link', { name: t('setup.finalize.login'), exact: true })
       const failed = p.locator('.install-failed')
-      await done.or(failed).first().waitFor({ timeout: 300_000 })
-      if (await failed.count() > 0) throw new Error((await failed.innerText()).trim())
+      // The stages stream in: each new line (a migration applied, rows restored, a stage done) is reported.
+      let reported = 0
+      const deadline = Date.now() + 300_000
+      const report = async () => {
+        const lines = await p.locator('ol.stages > li').evaluateAll(items => items.map(li => ({
+          stage: li.querySelector('.stage-name')?.textContent ?? '',
+          status: li.getAttribute('data-status') ?? '',
+          text: li.querySelector('.stage-detail')?.textContent ?? li.querySelector('.stage-status')?.textContent ?? ''
+        })))
+        for (const line of lines.slice(reported)) opts.onProgress?.(line)
+        reported = Math.max(reported, lines.length)
+      }
+      while (await done.or(failed).count() === 0) {
+        await report()
+        // Until a new line or the outcome comes in.
+        const left = deadline - Date.now()
+        if (left <= 0) throw new Error('the install did not finish in 5 minutes')
+        await p.waitForFunction(n => document.querySelectorAll('ol.stages > li').length > n || document.querySelector('.install-result') !== null, reported, { timeout: left })
+      }
+      await report()
+      if (await failed.count() > 0) throw new PageMessage((await failed.locator('.error').allInnerTexts()).join('\n').trim() || (await failed.innerText()).trim())
       await done.click()
       await expectPath('/login')
     })
@@ -216,7 +250,7 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       // Password fields are masked by the browser, so the picture shows no secret.
       await page.screenshot({ path: screenshot, fullPage: true }).catch(() => { screenshot = undefined })
     }
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+    const message = err instanceof PageMessage ? err.message : err instanceof Error ? err.message.split('\n')[0] : String(err)
     throw new ReplayError(current, message, screenshot)
   } finally {
     await browser.close()
@@ -228,9 +262,24 @@ function backupFile (file: string): string {
   return path.resolve(file)
 }
 
-/** The error message the page shows to a person, if any. */
+/**
+ * The error message the page shows to a person, if any, whole: the summary's title and each of its items on
+ * its own line, then a failed test's result with its advice, then any other alert; each line once.
+ */
 async function pageError (page: Page): Promise<string | undefined> {
-  const messages = await page.locator('.field .error, [role=alert]').allInnerTexts()
-  const text = messages.map(m => m.trim()).filter(Boolean)
-  return text.length ? text.join(' / ') : undefined
+  // No named functions inside: tsx would wrap them in a helper the page does not have.
+  const lines = await page.evaluate(() => {
+    const els: Element[] = []
+    const summary = document.querySelector('[data-error-summary]')
+    if (summary) {
+      const title = summary.querySelector('.error-summary-title')
+      if (title) els.push(title)
+      summary.querySelectorAll('.error-summary-list a:not([data-fix-link])').forEach(a => els.push(a))
+    }
+    document.querySelectorAll('[data-test-result] .alert-error p, [data-test-result] .alert-warning, .field .hint.advice').forEach(p => els.push(p))
+    document.querySelectorAll('[role=alert]').forEach(el => { if (!summary?.contains(el) && !el.closest('[data-test-result]')) els.push(el) })
+    return els.map(el => (el.textContent ?? '').replace(/\s+/g, ' ').trim()).filter(text => text !== '')
+  })
+  const unique = [...new Set(lines)]
+  return unique.length ? unique.join('\n') : undefined
 }

@@ -21,7 +21,10 @@ export function presetInputs (config: AppConfig, env: NodeJS.ProcessEnv): Preset
   if (from.has('CACHE_BACKEND') && v.cacheBackend) {
     if (v.cacheBackend === 'memory') presets.cache = { backend: 'memory' }
     if (v.cacheBackend === 'filesystem' && v.cacheDir) presets.cache = { backend: 'filesystem', dir: v.cacheDir }
-    if (v.cacheBackend === 'redis' && v.redisUrl) presets.cache = { backend: 'redis', redisInput: 'url', redisUrl: v.redisUrl }
+    // A Redis database that already holds keys is refused unless CACHE_REDIS_ALLOW_NONEMPTY=true says it may be used.
+    if (v.cacheBackend === 'redis' && v.redisUrl) {
+      presets.cache = { backend: 'redis', redisInput: 'url', redisUrl: v.redisUrl, confirmNonEmpty: env.CACHE_REDIS_ALLOW_NONEMPTY === 'true' ? 'yes' : '' }
+    }
   }
   const admin = { username: env.ADMIN_USERNAME?.trim(), email: env.ADMIN_EMAIL?.trim(), password: env.ADMIN_PASSWORD }
   if (admin.username && admin.email && admin.password) {

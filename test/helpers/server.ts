@@ -2,7 +2,7 @@
 // process on a throwaway directory and a free port; stopped when the test ends. scripts/run-tests.mjs
 // builds dist/ incrementally before any test runs, so what runs here is never stale.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
@@ -78,9 +78,12 @@ export function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string):
 }
 
 /** A server started as `npm start` does on a new temp directory, for a replay with `browser`. */
-export async function freshServer (t: TestContext, browser: string): Promise<{ dir: string, env: NodeJS.ProcessEnv, server: RunningServer }> {
+export async function freshServer (t: TestContext, browser: string, dataFiles: Record<string, string> = {}): Promise<{ dir: string, env: NodeJS.ProcessEnv, server: RunningServer }> {
   const dir = await tempDir(t)
   const env = { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), CHROMIUM_PATH: browser }
+  // Files placed in DATA_DIR before the server starts (e.g. a chosen setup-token).
+  if (Object.keys(dataFiles).length > 0) await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 })
+  for (const [name, content] of Object.entries(dataFiles)) await writeFile(path.join(env.DATA_DIR, name), content, { mode: 0o600 })
   return { dir, env, server: await startServer(t, env, dir) }
 }
 

@@ -3,7 +3,7 @@
 // "Test" checks the chosen one for real. Several instances accept only Redis.
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
+import { CACHE_KEY_PREFIX, DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
@@ -169,10 +169,24 @@ function redisOutcome (r: RedisProbeResult, urlField: string): ActionOutcome {
   const warnings = []
   if (r.evictionRisk) warnings.push({ key: r.maxmemory ? 'setup.cache.warnings.eviction' : 'setup.cache.warnings.evictionNoLimit', params: { policy: r.maxmemoryPolicy } })
   if (r.passwordIgnored) warnings.push({ key: 'setup.cache.warnings.passwordIgnored' })
-  return { view: { test: { ok: true, key: 'setup.cache.testResult.redis', params: { version: r.version, url: redactRedisUrl(r.target), latency: r.latencyMs } }, warnings } }
+  return {
+    view: {
+      test: { ok: true, key: 'setup.cache.testResult.redis', params: { version: r.version, url: redactRedisUrl(r.target), latency: r.latencyMs } },
+      contents: redisContents(r),
+      nonEmpty: r.keys > 0 ? { db: r.target.db } : undefined,
+      warnings
+    }
+  }
 }
 
-async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { answer?: CacheAnswer }> {
+/** What the chosen database holds, said on the page: empty, only our keys, or someone else's too. */
+function redisContents (r: Extract<RedisProbeResult, { ok: true }>): { key: string, params: Record<string, unknown> } {
+  const params = { db: r.target.db, count: r.keys, ours: r.ourKeys, prefix: CACHE_KEY_PREFIX }
+  if (r.keys === 0) return { key: 'setup.cache.contents.empty', params }
+  return { key: r.ourKeys >= r.keys ? 'setup.cache.contents.ours' : 'setup.cache.contents.foreign', params }
+}
+
+async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { answer?: CacheAnswer, keys?: number, db?: number }> {
   const backend = input.backend as Backend
   if (!BACKENDS.includes(backend)) return { errors: { backend: { key: 'setup.cache.errors.backend' } } }
   if (backend !== 'redis' && multipleInstances(ctx)) return { errors: { backend: { key: 'setup.cache.errors.redisRequired' } } }
@@ -202,7 +216,7 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
   outcome.view = { ...outcome.view, redisFields: redisFields(read.target) }
   if (!r.ok) return outcome
   // A password the server does not use is dropped rather than written to the .env.
-  return { ...outcome, answer: { backend: 'redis', redisUrl: redisUrl({ ...read.target, password: undefined }), redisPassword: r.passwordIgnored ? undefined : password } }
+  return { ...outcome, keys: r.keys, db: r.target.db, answer: { backend: 'redis', redisUrl: redisUrl({ ...read.target, password: undefined }), redisPassword: r.passwordIgnored ? undefined : password } }
 }
 
 export const cacheStep: Step = {
@@ -237,7 +251,7 @@ export const cacheStep: Step = {
       const backend: Backend = r.ok || multipleInstances(ctx) ? 'redis' : 'filesystem'
       view.preselected = backend
       view.detection = r.ok
-        ? { key: 'setup.cache.detection.found', params: { version: r.version, url: redactRedisUrl(r.target) } }
+        ? { key: r.keys > 0 ? 'setup.cache.detection.foundNonEmpty' : 'setup.cache.detection.found', params: { version: r.version, url: redactRedisUrl(r.target), db: r.target.db, count: r.keys } }
         : { key: multipleInstances(ctx) ? 'setup.cache.detection.notFoundMulti' : 'setup.cache.detection.notFound', params: { url: r.target ? redactRedisUrl(r.target) : url, cause: ctx.t(`setup.cache.causes.${r.reason}`) } }
     }
     return view
@@ -246,6 +260,10 @@ export const cacheStep: Step = {
   async submit (input, ctx) {
     const r = await test(input, ctx)
     if (r.errors || !r.answer) return r
+    // A Redis database that already holds keys is used only when the person (or the headless answer) says so.
+    if ((r.keys ?? 0) > 0 && input.confirmNonEmpty !== 'yes') {
+      return { errors: { confirmNonEmpty: { key: 'setup.cache.errors.confirmNonEmpty', params: { db: r.db, count: r.keys } } }, view: r.view }
+    }
     ctx.data.cache = r.answer
     return {}
   }

@@ -34,7 +34,8 @@ test('a reachable Redis is detected and preselected, with its version', async t 
   const { client } = await atCacheStep(t, { REDIS_URL: SHARED_REDIS_URL })
   const page = await client.get('/setup/cache')
   assert.equal(page.statusCode, 200)
-  assert.match(text(page), /Redis \d+\.\d+\.\d+ found at redis:\/\/127\.0\.0\.1:6379\/0: Redis is preselected\./)
+  // The shared Redis's database 0 may hold other tests' keys: then the page says so.
+  assert.match(text(page), /Redis \d+\.\d+\.\d+ found at redis:\/\/127\.0\.0\.1:6379\/0: Redis is preselected(\.|, but its database 0 already holds [\d,]+ keys?\.)/)
   assert.deepEqual(checked(page.body, 'backend'), ['redis'])
 })
 
@@ -42,7 +43,7 @@ test('no Redis reachable: the directory is preselected, and the page says why (f
   const port = await refusedPort()
   const { client } = await atCacheStep(t, { REDIS_URL: `redis://127.0.0.1:${port}` }, 'fr')
   const page = await client.get('/setup/cache')
-  assert.match(text(page), new RegExp(`Aucun Redis joignable à redis://127\\.0\\.0\\.1:${port}/0 \\(connexion refusée\\) : un répertoire sur disque est présélectionné\\.`))
+  assert.match(text(page), new RegExp(`Aucun Redis joignable à redis://127\\.0\\.0\\.1:${port}/0 \\(connexion refusée\\)\u00a0: un répertoire sur disque est présélectionné\\.`))
   assert.deepEqual(checked(page.body, 'backend'), ['filesystem'])
 })
 
@@ -86,7 +87,7 @@ test('a password is never echoed, is kept for Next, and stays out of the summary
   // A password typed inside the URL works too, and comes back without it.
   const inUrl = await client.post('/setup/cache', { backend: 'redis', redisInput: 'url', redisUrl: `redis://:Pw-In-The-Form-9@127.0.0.1:${redis.port}/0`, _action: 'test' })
   assert.equal(inUrl.statusCode, 200, text(inUrl).match(/class="error"[^>]*>([^<]*)/)?.[1])
-  assert.match(text(inUrl), /Connected to Redis \d+\.\d+\.\d+ at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0; round trip [\d.]+ ms\./)
+  assert.match(text(inUrl), /Connected to Redis \d+\.\d+\.\d+ at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0; round trip [\d.]+\u00a0ms\./)
   assert.match(inUrl.body, /data-test-result/)
   assert.doesNotMatch(inUrl.body, /Pw-In-The-Form-9/)
   assert.match(text(inUrl), /A password is already entered: leave empty to keep it\./)
@@ -117,7 +118,7 @@ test('memory is accepted with its warning; the directory is tested', async t => 
   assert.match(text(bad), /cannot be created or written/)
   const good = await client.post('/setup/cache', { backend: 'filesystem', dir: path.join(dir, 'cache-here'), _action: 'test' })
   assert.equal(good.statusCode, 200)
-  assert.match(text(good), /works \(create, write, rename, delete\); [\d.]+ GiB free/)
+  assert.match(text(good), /works \(create, write, rename, delete\); [\d.,]+\u00a0GiB free/)
 })
 
 test('several instances: only Redis is accepted, with the reason', async t => {
@@ -146,4 +147,36 @@ test('REDIS_URL given to the server with a password: detected, shown without it,
   assert.match(page.body, new RegExp(`value="redis://127\\.0\\.0\\.1:${redis.port}/0"`))
   const next = await client.post('/setup/cache', { backend: 'redis', redisInput: 'url', redisUrl: `redis://127.0.0.1:${redis.port}/0`, redisPassword: '', _action: 'next' })
   assert.equal(next.statusCode, 303, text(next).match(/class="error"[^>]*>([^<]*)/)?.[1])
+})
+
+test('a non-empty Redis database: the page says what it holds, and Next asks before using it (en, fr)', async t => {
+  if (!await requireRedisServerBinary(t)) return
+  const redis = await startPrivateRedis(t)
+  const { Redis } = await import('ioredis')
+  const raw = new Redis(`${redis.url}/0`, { lazyConnect: true })
+  t.after(() => raw.disconnect())
+  await raw.set('other-app:user:1', 'x')
+  await raw.set('amorce:sess:old', 'y')
+  const { client } = await atCacheStep(t, { REDIS_URL: `${redis.url}/0` })
+  const page = await client.get('/setup/cache')
+  assert.match(text(page), /but its database 0 already holds 2 keys\. Test it to see whose/)
+
+  const form = { backend: 'redis', redisInput: 'url', redisUrl: `${redis.url}/0` }
+  const tested = await client.post('/setup/cache', { ...form, _action: 'test' })
+  assert.equal(tested.statusCode, 200)
+  assert.match(text(tested), /Database 0 holds 2 keys, 1 of them prefixed with amorce: \(this application’s\): another application may use this database\./)
+  const next = await client.post('/setup/cache', { ...form, _action: 'next' })
+  assert.equal(next.statusCode, 422, 'not taken over silently')
+  assert.match(next.body, /<a href="#f-confirmNonEmpty">Database 0 of this Redis is not empty \(2 keys\)/)
+  assert.match(next.body, /id="f-confirmNonEmpty"[^>]*aria-invalid="true"/)
+  const confirmed = await client.post('/setup/cache', { ...form, confirmNonEmpty: 'yes', _action: 'next' })
+  assert.equal(confirmed.statusCode, 303)
+  assert.equal(confirmed.headers.location, '/setup/restore')
+  assert.equal(await raw.get('other-app:user:1'), 'x', 'the other keys are untouched')
+
+  // An empty database index goes through without a question.
+  const { client: fresh } = await atCacheStep(t, { REDIS_URL: `${redis.url}/3` }, 'fr')
+  const empty = await fresh.post('/setup/cache', { backend: 'redis', redisInput: 'url', redisUrl: `${redis.url}/3`, _action: 'test' })
+  assert.match(text(empty), /La base 3 est vide\u00a0: l’application y rangera ses clés, toutes préfixées par amorce:/)
+  assert.equal((await fresh.post('/setup/cache', { backend: 'redis', redisInput: 'url', redisUrl: `${redis.url}/3`, _action: 'next' })).statusCode, 303)
 })

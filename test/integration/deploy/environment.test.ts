@@ -11,6 +11,7 @@ import { buildApp } from '../../../server/app.ts'
 import { runUnattended } from '../../../server/setup/unattended.ts'
 import { authorizedClient, build, Client, STRONG_PASSWORD, tempDir, text } from '../../helpers/app.ts'
 import { startServer } from '../../helpers/server.ts'
+import { requireRedisServerBinary, startPrivateRedis } from '../../helpers/redis.ts'
 
 const ADMIN_PASSWORD = 'Unattended-Lanterne-Ardoise-77'
 
@@ -81,7 +82,7 @@ test('everything from the environment, ADMIN_* included: installs without the br
   const client = new Client(app)
   const login = await client.post('/login', { login: 'platform-admin', password: ADMIN_PASSWORD })
   assert.equal(login.headers.location, '/dashboard')
-  assert.match(text(await client.get('/dashboard')), /Connecté en tant que platform-admin|Signed in as platform-admin/)
+  assert.match(text(await client.get('/dashboard')), /Connecté\u00a0: platform-admin|Signed in as platform-admin/)
   await app.close()
 
   // A new container: the disk (and the .env with its lock) is gone, the environment and database remain.
@@ -124,4 +125,37 @@ test('npm start with everything in the environment installs at first start and s
   assert.match(server.output(), /installed from the environment: sign in at http:\/\/\S+\/login/)
   assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', db: 'ok', cache: 'ok' })
   assert.ok(!server.output().includes(ADMIN_PASSWORD))
+})
+
+test('an unattended install refuses a non-empty Redis database unless CACHE_REDIS_ALLOW_NONEMPTY=true', { timeout: 60_000 }, async t => {
+  if (!await requireRedisServerBinary(t)) return
+  const redis = await startPrivateRedis(t)
+  const { Redis } = await import('ioredis')
+  const raw = new Redis(`${redis.url}/1`, { lazyConnect: true })
+  t.after(() => raw.disconnect())
+  await raw.set('someone-else', '1')
+  for (const allow of [false, true]) {
+    const dir = await tempDir(t)
+    const env: NodeJS.ProcessEnv = {
+      DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'),
+      DATABASE_PROVIDER: 'sqlite', DATABASE_URL: `file:${path.join(dir, 'data', 'app.db')}`,
+      CACHE_BACKEND: 'redis', REDIS_URL: `${redis.url}/1`,
+      ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD,
+      ...(allow ? { CACHE_REDIS_ALLOW_NONEMPTY: 'true' } : {})
+    }
+    const lines: string[] = []
+    const stream = new Writable({ write (chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
+    const app = await buildApp({ env, cwd: dir, logger: { level: 'info', stream } })
+    t.after(() => app.close())
+    const outcome = await runUnattended(app, app.amorce.lifecycle!, env)
+    if (!allow) {
+      assert.equal(outcome, 'failed')
+      const stop = lines.find(l => l.includes('unattended install stopped at the cache step'))
+      assert.ok(stop, lines.join(''))
+      assert.match(stop, /Database 1 of this Redis is not empty \(1 key\).*CACHE_REDIS_ALLOW_NONEMPTY=true/)
+    } else {
+      assert.equal(outcome, 'installed', lines.join(''))
+    }
+  }
+  assert.equal(await raw.get('someone-else'), '1')
 })
