@@ -22,7 +22,16 @@ function collect (p) {
   return readdirSync(p).sort().flatMap(n => collect(path.join(p, n)))
 }
 
-const files = (args.length ? args : ['test']).flatMap(a => collect(path.resolve(root, a)))
+const cache = path.join(root, 'node_modules', '.cache', 'amorce')
+mkdirSync(cache, { recursive: true })
+const timesFile = path.join(cache, 'test-times.json')
+let times = {}
+try { times = JSON.parse(readFileSync(timesFile, 'utf8')) } catch {}
+// Longest files first (as the last run timed them; files never timed go first, in directory order,
+// end-to-end tests leading): the run does not end waiting on one long file started last.
+const collected = (args.length ? args : ['test']).flatMap(a => collect(path.resolve(root, a)))
+const known = f => times[path.relative(root, f)] ?? Infinity
+const files = collected.map((f, i) => ({ f, i })).sort((a, b) => known(b.f) - known(a.f) || a.i - b.i).map(x => x.f)
 if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
@@ -46,8 +55,6 @@ if (build.status !== 0) {
 // The type check, beside the tests: its output is held back and printed after theirs.
 let typecheck
 if (!process.env.SKIP_TYPECHECK) {
-  const cache = path.join(root, 'node_modules', '.cache', 'amorce')
-  mkdirSync(cache, { recursive: true })
   const tsc = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root,
     '--incremental', '--tsBuildInfoFile', path.join(cache, 'tsconfig.tsbuildinfo')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   // The tests are what someone waits for; the type check takes the CPU they leave.
@@ -75,6 +82,7 @@ const env = {
   ...process.env,
   // Cheap argon2 parameters where hashing is not what a test is about (server/auth/password.ts).
   AMORCE_TEST_FAST_HASH: process.env.AMORCE_TEST_FAST_HASH ?? '1',
+  AMORCE_TEST_TIMES: timesFile,
   ...(stress ? { AMORCE_STRESS: '1' } : {})
 }
 const tests = run(process.execPath, [
