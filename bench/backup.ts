@@ -1,6 +1,8 @@
 // `npm run bench:backup [-- --rows 1000000]`: backup and restore of N AuditLog rows on each engine, with peak RSS
 // and rows/s, against the engine's own bulk path in the same run (psql \copy for PostgreSQL, LOAD DATA LOCAL
 // INFILE through the mariadb client for MariaDB). Not a test: it prints numbers. Needs the local servers.
+// `npm run bench:backup -- --stress`: the peak RSS of verifying a gzip bomb (600 MiB of expanded data) and an
+// archive with one 300 MB line, each in its own process (both must be refused, under 200 MB).
 import { execFileSync } from 'node:child_process'
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
@@ -12,10 +14,17 @@ import { createBackup } from '../server/backup/create.ts'
 import { openEngine } from '../server/backup/engines.ts'
 import { backupLimits } from '../server/backup/format.ts'
 import { restoreBackup } from '../server/backup/restore.ts'
+import { verifyBackupFile } from '../server/backup/verify.ts'
+import { END_OF_ARCHIVE, fileHeader, padding } from '../server/backup/tar.ts'
+import { createGzip } from 'node:zlib'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { appSchema } from '../server/backup/schema.ts'
 import { migrate, type Provider } from '../server/db/migrate.ts'
 
 const APP_TABLES = await appSchema()
+/** A real argon2id PHC string: the verification refuses a password hash the app cannot check. */
+const HASH = '$argon2id$v=19$m=19456,t=2,p=1$9Tsn6VHKS1Td2SxLcyibNQ$2nn6sm+I4LKYNDkSRBXSNGIhJHwO07EEwrWEAefS77A'
 
 /**
  * This process's own peak RSS: VmHWM belongs to the address space, which exec replaces. getrusage's maxrss is not
@@ -28,14 +37,18 @@ function peakRssMb (): number {
 
 // Child mode: one backup or restore in a fresh process, so its peak RSS (getrusage maxrss) is its own.
 if (process.argv[2] === '--child') {
-  const [, , , what, provider, url, file] = process.argv as [string, string, string, 'backup' | 'restore', Provider, string, string]
+  const [, , , what, provider, url, file] = process.argv as [string, string, string, 'backup' | 'restore' | 'verify', Provider, string, string]
   const started = process.hrtime.bigint()
   // The load alone (first to last progress event: read, verify, insert, commit), without the migrations around it,
   // is what compares with the engine's bulk load of the same rows into tables that already exist.
   let loadStart = 0n
   let loadEnd = 0n
   if (what === 'backup') await createBackup(createWriteStream(file), { provider, url, tmpDir: path.dirname(file) })
-  else {
+  else if (what === 'verify') {
+    const report = await verifyBackupFile(file, { provider })
+    console.log(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, loadSeconds: 0, peakMb: peakRssMb(), codes: report.problems.map(p => p.code) }))
+    process.exit(0)
+  } else {
     await restoreBackup({
       file, provider, url, limits: backupLimits({}),
       onProgress: () => { loadEnd = process.hrtime.bigint(); if (loadStart === 0n) loadStart = loadEnd }
@@ -74,7 +87,7 @@ async function seed (provider: Provider, url: string): Promise<void> {
   const [admin, , audit] = [APP_TABLES.find(t => t.name === 'AdminUser')!, null, APP_TABLES.find(t => t.name === 'AuditLog')!]
   await engine.beginWrite()
   const now = Date.parse('2026-01-01T00:00:00.000Z')
-  await engine.insert('AdminUser', admin.columns, [[1, 'admin', 'admin@example.com', 'hash', 'en', new Date(now), new Date(now), null]])
+  await engine.insert('AdminUser', admin.columns, [[1, 'admin', 'admin@example.com', HASH, 'en', new Date(now), new Date(now), null]])
   for (let start = 1; start <= rows; start += 10_000) {
     const batch = []
     for (let id = start; id < Math.min(start + 10_000, rows + 1); id++) batch.push([id, new Date(now + id), 'auth.login', id % 3 === 0 ? null : `{"ip":"192.0.2.${id % 250}","n":${id}}`, id % 2 === 0 ? 1 : null])
@@ -87,7 +100,7 @@ async function seed (provider: Provider, url: string): Promise<void> {
 // BENCH_CHILD_FLAGS='--max-old-space-size=150': run the measured children under a smaller heap.
 const childFlags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean)
 
-function child (what: 'backup' | 'restore', provider: Provider, url: string, file: string): { seconds: number, loadSeconds: number, peakMb: number } {
+function child (what: 'backup' | 'restore' | 'verify', provider: Provider, url: string, file: string): { seconds: number, loadSeconds: number, peakMb: number, codes?: string[] } {
   const out = execFileSync(process.execPath, [...childFlags, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', what, provider, url, file], { encoding: 'utf8' })
   return JSON.parse(out.trim().split('\n').at(-1)!)
 }
@@ -114,7 +127,51 @@ async function bulkReference (provider: Provider, url: string): Promise<number |
   return Number(process.hrtime.bigint() - started) / 1e9
 }
 
+/**
+ * From a real (empty) backup: 'line' keeps its manifest, then one data entry of `size` bytes (`fill` repeated, no
+ * newline); 'bomb' keeps the whole archive and appends `size` zero bytes inside the gzip stream, after the tar's
+ * end, where only the expansion caps can stop it.
+ */
+async function hostile (name: 'bomb' | 'line', size: number, fill: Buffer): Promise<string> {
+  const url = await database('sqlite', `stress_${name}`)
+  await migrate({ provider: 'sqlite', url })
+  const valid = path.join(work, `${name}-valid.tar.gz`)
+  await createBackup(createWriteStream(valid), { provider: 'sqlite', url, tmpDir: work })
+  const { gunzipSync } = await import('node:zlib')
+  const tar = gunzipSync(readFileSync(valid))
+  const manifestSize = parseInt(tar.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim(), 8)
+  const manifest = tar.subarray(0, 512 + Math.ceil(manifestSize / 512) * 512)
+  const file = path.join(work, `${name}.tar.gz`)
+  await pipeline(Readable.from((async function * () {
+    if (name === 'bomb') {
+      yield tar
+      const zeros = Buffer.alloc(1024 * 1024)
+      for (let left = size; left > 0; left -= zeros.length) yield left >= zeros.length ? zeros : zeros.subarray(0, left)
+      return
+    }
+    yield manifest
+    yield fileHeader('data/AdminUser.jsonl', size)
+    const block = Buffer.alloc(1024 * 1024, fill)
+    for (let left = size; left > 0; left -= block.length) yield left >= block.length ? block : block.subarray(0, left)
+    yield padding(size)
+    yield END_OF_ARCHIVE
+  })()), createGzip({ level: 9 }), createWriteStream(file))
+  return file
+}
+
 const results: string[] = []
+if (process.argv.includes('--stress')) {
+  try {
+    for (const [name, size, fill] of [['bomb', 600 * 1024 ** 2, Buffer.from(' ')], ['line', 300 * 1000 ** 2, Buffer.from('{"a":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')]] as Array<['bomb' | 'line', number, Buffer]>) {
+      const file = await hostile(name, size, fill)
+      const r = child('verify', 'sqlite', '', file)
+      console.log(`${name.padEnd(5)} ${(size / 1024 ** 2).toFixed(0)} MiB expanded, ${((await stat(file)).size / 1024 ** 2).toFixed(1)} MiB file: refused ${r.codes?.join(',') || 'NOT REFUSED'} in ${r.seconds.toFixed(1)} s, peak RSS ${r.peakMb} MB (bound 200 MB)`)
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+  process.exit(0)
+}
 try {
   for (const provider of engines) {
     const source = await database(provider, 'src')

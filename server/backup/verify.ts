@@ -183,7 +183,7 @@ export function checkAgainstSchema (manifest: Manifest, expected: TableSpec[]): 
       const where = { name: table.name, column: column.name }
       if (!want) throw new BackupError('schemaUnknownColumn', `${table.name}.${column.name} is not a column of the app's table`, where)
       if (want.type !== column.type) throw new BackupError('schemaColumnType', `${table.name}.${column.name} is ${column.type} in the manifest, ${want.type} in the app`, { ...where, type: column.type, expected: want.type })
-      if (want.nullable !== column.nullable) throw new BackupError('schemaNullable', `${table.name}.${column.name}: nullable ${column.nullable} in the manifest`, { ...where, expected: want.nullable ? 'nullable' : 'required' })
+      if (want.nullable !== column.nullable) throw new BackupError('schemaNullable', `${table.name}.${column.name}: nullable ${column.nullable} in the manifest`, where)
       if (Boolean(want.autoincrement) !== Boolean(column.autoincrement)) throw new BackupError('schemaAutoincrement', `${table.name}.${column.name}: autoincrement ${Boolean(column.autoincrement)} in the manifest`, where)
     }
     const missing = spec.columns.find(c => !table.columns.some(m => m.name === c.name))

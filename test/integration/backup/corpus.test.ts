@@ -274,3 +274,23 @@ test('through the wizard, every case is refused at upload with a localized messa
   const page = await client.get('/setup/restore')
   assert.equal(page.statusCode, 200, 'the server still serves the wizard')
 })
+
+test('npm run backup:verify prints every problem, localized, and exits non-zero; a valid backup exits 0', async t => {
+  const { valid } = await corpus(t)
+  const { spawnSync } = await import('node:child_process')
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'server/backup/verify-cli.ts', ...args], { encoding: 'utf8', cwd: path.join(import.meta.dirname, '../../..'), env: { ...process.env, LANG: 'C' } })
+  const ok = run(valid)
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr)
+  assert.equal(ok.stdout.trim().split('\n').length, 3, 'one line per engine')
+  // Two row problems in one file: both are listed.
+  const p = partsOf(await readFile(valid))
+  editRow('AdminUser', 0, r => { r.passwordHash = 'plaintext' })(p)
+  editRow('AuditLog', 1, r => { r.actorId = 999 })(p)
+  const bad = path.join(path.dirname(valid), 'two-problems.tar.gz')
+  await writeFile(bad, sealed(p))
+  const res = run(bad, '--provider', 'mysql', '--lang', 'fr')
+  assert.equal(res.status, 1)
+  assert.match(res.stdout, /Ligne 1 de data\/AdminUser\.jsonl : la colonne passwordHash n’est pas une empreinte/)
+  assert.match(res.stdout, /Ligne 2 de data\/AuditLog\.jsonl : la colonne actorId renvoie à une ligne de AdminUser/)
+  assert.equal(run().status, 2, 'usage')
+})

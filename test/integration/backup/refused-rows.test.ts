@@ -78,3 +78,30 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     }
   })
 }
+
+for (const provider of ['sqlite', 'mysql'] as Provider[]) {
+  test(`${provider}: a load with deferred or disabled foreign-key checks is checked before the commit, naming the table`, async t => {
+    const url = await emptyDatabase(t, provider)
+    if (url === undefined) return
+    const { migrate } = await import('../../../server/db/migrate.ts')
+    await migrate({ provider, url })
+    const audit = APP_TABLES.find(x => x.name === 'AuditLog')!
+    const engine = await openEngine(provider, url)
+    try {
+      await engine.beginWrite()
+      // An orphan: the restore's load path accepts it (MySQL: foreign_key_checks = 0; SQLite: deferred).
+      await engine.insert('AuditLog', audit.columns, [[1, new Date('2026-01-01T00:00:00.000Z'), 'x', null, 999]])
+      await assert.rejects(engine.checkForeignKeys(APP_TABLES), (error: unknown) => {
+        assert.ok(error instanceof BackupError)
+        assert.equal(error.code, 'rowForeignKey')
+        assert.equal(error.params.name, 'AuditLog')
+        assert.equal(error.params.column, 'actorId')
+        return true
+      })
+      await engine.rollback()
+      assert.equal(await engine.count('AuditLog'), 0)
+    } finally {
+      await engine.close()
+    }
+  })
+}

@@ -117,6 +117,8 @@ test('restore by upload, add a new administrator: both the new and the restored 
   const res = await client.post('/setup/admin', { accounts: 'new', username: 'newadmin', email: 'new@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD, _action: 'next' })
   assert.equal(res.headers.location, '/setup/finalize')
   await installAndLogin(client, 'newadmin', STRONG_PASSWORD)
+  // The uploaded archive (password hashes) does not outlive the install.
+  assert.deepEqual((await readdir(path.join(dir, 'data'))).filter(f => f.startsWith('restore-upload')), [])
   await client.get('/dashboard')
   await client.post('/logout', {})
   await client.get('/login')
@@ -184,4 +186,74 @@ test('normal mode: an administrator downloads a backup that restores; anonymous 
   // The download itself is audited once the archive is complete, so after the snapshot.
   assert.match(live.AuditLog.pop()!, /"event":"backup.downloaded"/)
   assert.deepEqual(await logicalDump('sqlite', target), live)
+})
+
+test('a backup replaced after it was confirmed fails the restore at install, localized, with nothing kept; Resume then completes', async t => {
+  const { file } = await makeBackup(t)
+  const { copyFile, readFile: read } = await import('node:fs/promises')
+  const original = path.join(path.dirname(file), 'original.tar.gz')
+  await copyFile(file, original)
+  const { app, dir } = await build(t)
+  const client = await authorizedClient(app)
+  await walkToRestore(client, dir)
+  assert.equal((await client.post('/setup/restore', { mode: 'path', path: file, _action: 'verify' })).statusCode, 200)
+  assert.equal((await client.post('/setup/restore', { mode: 'path', confirm: '1', _action: 'next' })).headers.location, '/setup/admin')
+  assert.equal((await client.post('/setup/admin', { accounts: 'keep', _action: 'next' })).headers.location, '/setup/finalize')
+
+  // Another valid backup takes the confirmed file's place: the install restores only the verified file.
+  const other = (await emptyDatabase(t, 'sqlite'))!
+  await seed('sqlite', other, { ...sampleRows(), Setting: [['another', 'backup', new Date('2026-01-01T00:00:00.000Z')]] })
+  await createBackup(createWriteStream(file), { provider: 'sqlite', url: other })
+  assert.notDeepEqual(await read(file), await read(original))
+
+  const failed = await client.post('/setup/finalize', { _action: 'install' })
+  const page = text(failed)
+  assert.match(page, /backup\.tar\.gz does not match its checksum: the backup was altered or damaged/)
+  assert.doesNotMatch(page, /SQLITE_|Prisma|node_modules|\/server\//)
+  const target = `file:${path.join(dir, 'data', 'app.db')}`
+  const dump = await logicalDump('sqlite', target)
+  assert.deepEqual([dump.AdminUser.length, dump.Setting.length, dump.AuditLog.length], [0, 0, 0], 'nothing of either backup was kept')
+
+  // The right file is back: Resume completes the install with it.
+  await copyFile(original, file)
+  const resumed = await client.post('/setup/resume', { _action: 'resume' })
+  assert.match(text(resumed), /Installation complete/, text(resumed).match(/role="alert">([^<]*)/)?.[1])
+  assert.match(text(resumed), /8 rows restored in 3 tables/)
+})
+
+test('one upload per session: two sessions never share a file; a new upload, Discard and a restart remove the old ones', async t => {
+  const { file } = await makeBackup(t)
+  const { readFile: read } = await import('node:fs/promises')
+  const bytes = await read(file)
+  const { app, dir } = await build(t)
+  const uploads = async () => (await readdir(path.join(dir, 'data'))).filter(f => f.startsWith('restore-upload')).sort()
+  const upload = async (client: Client) => {
+    const res = await client.request({ method: 'POST', url: '/setup/restore/upload', payload: bytes, headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': client.csrfToken() ?? '' } })
+    assert.equal(res.statusCode, 200, res.body)
+  }
+  const a = await authorizedClient(app)
+  const b = await authorizedClient(app)
+  for (const client of [a, b]) {
+    await walkToRestore(client, dir)
+    await client.get('/setup/restore')
+  }
+  await upload(a)
+  const [fileA] = await uploads()
+  await upload(b)
+  assert.equal((await uploads()).length, 2, 'each session has its own file')
+  const fileB = (await uploads()).find(f => f !== fileA)!
+  // A's second upload replaces A's first, and leaves B's alone.
+  await upload(a)
+  const now = await uploads()
+  assert.equal(now.length, 2)
+  assert.ok(!now.includes(fileA) && now.includes(fileB))
+  // B discards: B's file goes.
+  const discard = await b.post('/setup/restore', { _action: 'discard' })
+  assert.ok([200, 303].includes(discard.statusCode), String(discard.statusCode))
+  assert.ok(!(await uploads()).includes(fileB))
+  assert.equal((await uploads()).length, 1)
+  // A restart (wizard sessions are in memory): nothing holds A's upload any more, it is removed at start-up.
+  await app.close()
+  await build(t, { dir })
+  assert.deepEqual(await uploads(), [])
 })
