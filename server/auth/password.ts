@@ -2,11 +2,13 @@
 // name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
 import { createRequire } from 'node:module'
 import type { TranslationKeys, ZxcvbnFactory } from '@zxcvbn-ts/core'
-import { hash, verify } from '@node-rs/argon2'
 
 // The dictionaries weigh some 70 MB once loaded: only the wizard's admin step needs them, so they
 // are required on first use and normal mode (login, hashing) never loads them.
 const require = createRequire(import.meta.url)
+
+/** argon2's native module, loaded at the first hash or sign-in rather than at every start. */
+const argon2 = () => import('@node-rs/argon2')
 
 export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 256
@@ -69,12 +71,14 @@ export function fastTestHashing (env: NodeJS.ProcessEnv = process.env): boolean 
   return env.AMORCE_TEST_FAST_HASH === '1' && env.NODE_TEST_CONTEXT !== undefined && env.NODE_ENV !== 'production'
 }
 
-export function hashPassword (password: string): Promise<string> {
+export async function hashPassword (password: string): Promise<string> {
+  const { hash } = await argon2()
   return hash(password, fastTestHashing() ? TEST_ONLY_FAST_OPTIONS : ARGON2_OPTIONS)
 }
 
 export async function verifyPassword (passwordHash: string, password: string): Promise<boolean> {
   try {
+    const { verify } = await argon2()
     return await verify(passwordHash, password)
   } catch {
     return false // malformed hash: never a match
