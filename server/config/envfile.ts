@@ -51,8 +51,8 @@ const KEY_RE = /^[A-Z_][A-Z0-9_]*$/
 // `KEY=` verbatim (no quotes, no escapes: docker/cli opts/file.go), so the only text it reads back as v is v
 // itself; the value is therefore written bare, and accepted only when dotenv, `node --env-file`, systemd's
 // EnvironmentFile= and Docker Compose read those same characters back as v. That holds iff v has:
-//   - no line break (LF, CR, U+2028, U+2029): every reader ends the value at the line (dotenv and node
-//     count U+2028/U+2029 as line ends);
+//   - no line break (LF, CR, U+2028, U+2029): every reader ends the value at LF (CR); dotenv's multi-line regex
+//     also starts over after U+2028/U+2029 when a quote follows (`x\u2028\`y\`` reads as `x\u2028y`);
 //   - no `#`: dotenv and node cut an unquoted value at `#` (Compose at ` #`);
 //   - no `\`: systemd reads it as an escape (`\x` → `x`);
 //   - no `$`: Compose expands `$VAR` and `${VAR}` in unquoted values (so do shells);

@@ -90,6 +90,7 @@ const UNREPRESENTABLE_TABLE: [string, string, string][] = [
   ['newline', 'line1\nline2', 'lineBreak'],
   ['CRLF', 'crlf\r\nend', 'lineBreak'],
   ['line separator', 'a\u2028b', 'lineBreak'],
+  ['line separator before quotes', 'x\u2028`y`', 'lineBreak'],
   ['quoted whole', "'quoted'", 'leadingQuote'],
   ['double quote first', '"dq', 'leadingQuote'],
   ['backtick first', '`x', 'leadingQuote'],
