@@ -1,7 +1,8 @@
 // Admin password rules: a real strength estimate (not length alone) and argon2id hashes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkPasswordStrength, hashPassword, verifyPassword } from '../../../server/auth/password.ts'
+import { createRequire } from 'node:module'
+import { checkPasswordStrength, hashPassword, passwordCheckLoaded, preparePasswordCheck, releasePasswordCheck, verifyPassword } from '../../../server/auth/password.ts'
 
 test('weak passwords are refused with a reason, even when long enough', () => {
   for (const pw of ['password123', 'azertyuiop', 'motdepasse2024', 'qwertyuiop1', 'aaaaaaaaaaaa']) {
@@ -38,4 +39,26 @@ test('hashes are argon2id, salted, and verify only the right password', async ()
   assert.equal(await verifyPassword(a, 'Correct-Horse-Battery-Staple-42'), true)
   assert.equal(await verifyPassword(a, 'correct-horse-battery-staple-42'), false)
   assert.equal(await verifyPassword('not a hash', 'x'), false)
+})
+
+test('the dictionaries are loaded in a worker, never in this thread, and given back when it ends', async () => {
+  assert.equal(checkPasswordStrength('Correct-Horse-Battery-Staple-42').ok, true)
+  assert.equal(passwordCheckLoaded(), true)
+  const loadedHere = Object.keys(createRequire(import.meta.url).cache).filter(f => f.includes('@zxcvbn-ts'))
+  assert.deepEqual(loadedHere, [], 'zxcvbn is not loaded in the calling thread')
+  await releasePasswordCheck()
+  assert.equal(passwordCheckLoaded(), false)
+  // The next check starts it again, with the same verdicts.
+  assert.equal(checkPasswordStrength('password123').reasons[0].key, 'password.tooWeak')
+  assert.equal(passwordCheckLoaded(), true)
+  await releasePasswordCheck()
+})
+
+test('a prepared checker that is no longer used ends by itself', async () => {
+  preparePasswordCheck(300)
+  assert.equal(passwordCheckLoaded(), true)
+  assert.equal(checkPasswordStrength('lampe verte sous la pluie 1987').ok, true)
+  const deadline = Date.now() + 20_000
+  while (passwordCheckLoaded() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  assert.equal(passwordCheckLoaded(), false, 'the worker ended after its idle time')
 })
