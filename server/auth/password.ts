@@ -2,7 +2,9 @@
 // name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
 import { createRequire } from 'node:module'
 import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
-import { hash, verify } from '@node-rs/argon2'
+
+/** argon2's native module, loaded at the first hash or sign-in rather than at every start. */
+const argon2 = () => import('@node-rs/argon2')
 
 export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 256
@@ -151,12 +153,14 @@ export function checkPasswordStrength (password: string, userInputs: string[] = 
 // OWASP's argon2id baseline (19 MiB, 2 iterations, 1 lane): strong and still fast on a shared host.
 const ARGON2_OPTIONS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const
 
-export function hashPassword (password: string): Promise<string> {
+export async function hashPassword (password: string): Promise<string> {
+  const { hash } = await argon2()
   return hash(password, ARGON2_OPTIONS)
 }
 
 export async function verifyPassword (passwordHash: string, password: string): Promise<boolean> {
   try {
+    const { verify } = await argon2()
     return await verify(passwordHash, password)
   } catch {
     return false // malformed hash: never a match
