@@ -1,11 +1,7 @@
 // Admin passwords: strength estimated by zxcvbn-ts (dictionaries for en and fr, the user's own
 // name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
 import { createRequire } from 'node:module'
-import type { TranslationKeys, ZxcvbnFactory } from '@zxcvbn-ts/core'
-
-// The dictionaries weigh some 70 MB once loaded: only the wizard's admin step needs them, so they
-// are required on first use and normal mode (login, hashing) never loads them.
-const require = createRequire(import.meta.url)
+import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 
 /** argon2's native module, loaded at the first hash or sign-in rather than at every start. */
 const argon2 = () => import('@node-rs/argon2')
@@ -15,25 +11,119 @@ export const MAX_PASSWORD_LENGTH = 256
 /** zxcvbn score 0..4; 3 = "safely unguessable: moderate protection from offline slow-hash scenario". */
 export const MIN_SCORE = 3
 
-// Translations that map every feedback key to itself, so feedback is returned as keys we localize.
-function keysAsTranslations (t: TranslationKeys): TranslationKeys {
-  const identity = (o: Record<string, string>) => Object.fromEntries(Object.keys(o).map(k => [k, k]))
-  return { ...t, warnings: identity(t.warnings) as TranslationKeys['warnings'], suggestions: identity(t.suggestions) as TranslationKeys['suggestions'] }
+// The dictionaries weigh some 70 MB once loaded and only the wizard's admin step (or an operator's
+// password reset) needs them: they live in a worker thread, started on first use or ahead of it
+// (preparePasswordCheck, when the admin page is shown), and ended after a while without checks,
+// which gives their memory back. Checks stay synchronous: the caller waits on a shared flag.
+const DEFAULT_IDLE_MS = 120_000
+/** The first check after a cold start waits for the dictionaries (a few seconds on a slow host). */
+const CHECK_TIMEOUT_MS = 60_000
+
+interface StrengthRequest { password: string, hints: string[] }
+type StrengthAnswer = { score: number, warning: string | null, suggestions: string[] } | { error: string }
+
+// The worker's program, plain JavaScript run as is by a source checkout (tsx) and a compiled build alike.
+// Each message on `port` is a StrengthRequest; the StrengthAnswer is posted back on the same port, then
+// `signal[0]` is set to 1 and notified, for the caller waiting in Atomics.wait. Feedback comes back as
+// keys (every translation maps a key to itself), which password.* localizes.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads')
+const { port, signal, modules } = workerData
+let estimator, loadError
+try {
+  const { ZxcvbnFactory } = require(modules.core)
+  const common = require(modules.common), en = require(modules.en), fr = require(modules.fr)
+  const identity = o => Object.fromEntries(Object.keys(o).map(k => [k, k]))
+  estimator = new ZxcvbnFactory({
+    translations: { ...en.translations, warnings: identity(en.translations.warnings), suggestions: identity(en.translations.suggestions) },
+    graphs: common.adjacencyGraphs,
+    dictionary: { ...common.dictionary, ...en.dictionary, ...Object.fromEntries(Object.entries(fr.dictionary).map(([k, v]) => ['fr_' + k, v])) }
+  })
+  // One check at once warms what the first one builds (and the JIT), so a prepared check is quick.
+  estimator.check('warm-up password 1', [])
+} catch (err) {
+  loadError = err.message
+}
+port.on('message', ({ password, hints }) => {
+  let answer
+  try {
+    if (!estimator) throw new Error('the password strength estimator could not be loaded: ' + loadError)
+    const result = estimator.check(password, hints)
+    answer = { score: result.score, warning: result.feedback.warning, suggestions: result.feedback.suggestions }
+  } catch (err) {
+    answer = { error: err.message }
+  }
+  port.postMessage(answer)
+  Atomics.store(signal, 0, 1)
+  Atomics.notify(signal, 0)
+})
+`
+
+interface Checker { worker: Worker, port: MessagePort, signal: Int32Array, idleMs: number, idle?: NodeJS.Timeout }
+let checker: Checker | undefined
+
+function keepAlive (c: Checker): void {
+  clearTimeout(c.idle)
+  c.idle = setTimeout(() => { void stop(c) }, c.idleMs).unref()
 }
 
-let factory: ZxcvbnFactory | undefined
-function estimator (): ZxcvbnFactory {
-  if (factory) return factory
-  const { ZxcvbnFactory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core')
-  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common')
-  const en = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en')
-  const fr = require('@zxcvbn-ts/language-fr') as typeof import('@zxcvbn-ts/language-fr')
-  factory = new ZxcvbnFactory({
-    translations: keysAsTranslations(en.translations),
-    graphs: common.adjacencyGraphs,
-    dictionary: { ...common.dictionary, ...en.dictionary, ...Object.fromEntries(Object.entries(fr.dictionary).map(([k, v]) => [`fr_${k}`, v])) }
-  })
-  return factory
+function stop (c: Checker): Promise<void> {
+  if (checker === c) checker = undefined
+  clearTimeout(c.idle)
+  c.port.close()
+  return c.worker.terminate().then(() => {})
+}
+
+function startChecker (idleMs?: number): Checker {
+  if (checker) {
+    if (idleMs !== undefined) checker.idleMs = idleMs
+    keepAlive(checker)
+    return checker
+  }
+  const signal = new Int32Array(new SharedArrayBuffer(4))
+  const { port1, port2 } = new MessageChannel()
+  // Resolved here, where the app's node_modules are known (an eval'd worker resolves from the cwd).
+  const require = createRequire(import.meta.url)
+  const modules = Object.fromEntries(['core', 'common', 'en', 'fr'].map(m => [m, require.resolve(m === 'core' ? '@zxcvbn-ts/core' : `@zxcvbn-ts/language-${m}`)]))
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, signal, modules }, transferList: [port2] })
+  worker.unref() // never what keeps the process alive
+  const c: Checker = { worker, port: port1, signal, idleMs: idleMs ?? DEFAULT_IDLE_MS }
+  // A worker that dies is started again by the next check; the check that was waiting times out.
+  worker.on('error', () => {})
+  worker.once('exit', () => { if (checker === c) void stop(c) })
+  checker = c
+  keepAlive(c)
+  return c
+}
+
+/** Starts loading the dictionaries now, so that the check that follows does not wait for them. */
+export function preparePasswordCheck (idleMs?: number): void {
+  startChecker(idleMs)
+}
+
+/** Ends the strength checker now (its memory is given back); the next check starts it again. */
+export async function releasePasswordCheck (): Promise<void> {
+  if (checker) await stop(checker)
+}
+
+/** Whether the strength checker (and its dictionaries) is loaded. */
+export function passwordCheckLoaded (): boolean {
+  return checker !== undefined
+}
+
+function estimate (password: string, hints: string[]): Exclude<StrengthAnswer, { error: string }> {
+  const c = startChecker()
+  Atomics.store(c.signal, 0, 0)
+  c.port.postMessage({ password, hints } satisfies StrengthRequest)
+  Atomics.wait(c.signal, 0, 0, CHECK_TIMEOUT_MS)
+  const reply = receiveMessageOnPort(c.port)?.message as StrengthAnswer | undefined
+  if (!reply) {
+    void stop(c)
+    throw new Error('the password strength check did not answer')
+  }
+  keepAlive(c)
+  if ('error' in reply) throw new Error(reply.error)
+  return reply
 }
 
 export interface PasswordVerdict {
@@ -52,11 +142,11 @@ export function checkPasswordStrength (password: string, userInputs: string[] = 
   }
   // Emails count as hints by their parts too: "jane.doe@x.org" → "jane", "doe", "x".
   const hints = userInputs.flatMap(s => [s, ...s.split(/[^\p{L}\p{N}]+/u)]).filter(s => s.length >= 3)
-  const result = estimator().check(password, hints)
+  const result = estimate(password, hints)
   if (result.score >= MIN_SCORE) return { ok: true, score: result.score, reasons: [] }
   const reasons: PasswordVerdict['reasons'] = [{ key: 'password.tooWeak' }]
-  if (result.feedback.warning) reasons.push({ key: `password.warnings.${result.feedback.warning}` })
-  for (const s of result.feedback.suggestions) reasons.push({ key: `password.suggestions.${s}` })
+  if (result.warning) reasons.push({ key: `password.warnings.${result.warning}` })
+  for (const s of result.suggestions) reasons.push({ key: `password.suggestions.${s}` })
   return { ok: false, score: result.score, reasons }
 }
 

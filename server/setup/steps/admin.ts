@@ -1,7 +1,7 @@
 // Step 6: the first administrator. The password is checked for strength, hashed at once (argon2id)
 // and only the hash is kept in the wizard's session. After a backup restore, the restored
 // administrator accounts can be kept instead (they sign in with their old passwords).
-import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH } from '../../auth/password.ts'
+import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck } from '../../auth/password.ts'
 import type { Errors, Step, WizardData } from '../wizard.ts'
 
 export const USERNAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]{2,31}$/u
@@ -30,6 +30,8 @@ export const adminStep: Step = {
     email: ctx.data.admin?.email ?? ''
   }),
   async view (ctx) {
+    // The strength checker's dictionaries load (in a worker) while the password is being typed.
+    preparePasswordCheck()
     const pending = Boolean(ctx.data.adminPasswordHash)
     return { hasPassword: pending || Boolean(ctx.data.admin?.passwordHash), passwordPending: pending, restoredAdmins: restoredAdmins(ctx.data), accountChoices: ACCOUNT_CHOICES }
   },

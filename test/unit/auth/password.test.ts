@@ -1,7 +1,8 @@
 // Admin password rules: a real strength estimate (not length alone) and argon2id hashes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkPasswordStrength, fastTestHashing, hashPassword, verifyPassword } from '../../../server/auth/password.ts'
+import { createRequire } from 'node:module'
+import { checkPasswordStrength, fastTestHashing, hashPassword, passwordCheckLoaded, preparePasswordCheck, releasePasswordCheck, verifyPassword } from '../../../server/auth/password.ts'
 
 // This file is about hashing: production parameters here, whatever `npm test` sets for the others.
 delete process.env.AMORCE_TEST_FAST_HASH
@@ -65,4 +66,26 @@ test('the tests\' cheap hashing: only inside the test runner, never in productio
   delete process.env.AMORCE_TEST_FAST_HASH
   assert.equal(await verifyPassword(cheap, 'Correct-Horse-Battery-Staple-42'), true)
   assert.match(await hashPassword('x'), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'production parameters again')
+})
+
+test('the dictionaries are loaded in a worker, never in this thread, and given back when it ends', async () => {
+  assert.equal(checkPasswordStrength('Correct-Horse-Battery-Staple-42').ok, true)
+  assert.equal(passwordCheckLoaded(), true)
+  const loadedHere = Object.keys(createRequire(import.meta.url).cache).filter(f => f.includes('@zxcvbn-ts'))
+  assert.deepEqual(loadedHere, [], 'zxcvbn is not loaded in the calling thread')
+  await releasePasswordCheck()
+  assert.equal(passwordCheckLoaded(), false)
+  // The next check starts it again, with the same verdicts.
+  assert.equal(checkPasswordStrength('password123').reasons[0].key, 'password.tooWeak')
+  assert.equal(passwordCheckLoaded(), true)
+  await releasePasswordCheck()
+})
+
+test('a prepared checker that is no longer used ends by itself', async () => {
+  preparePasswordCheck(300)
+  assert.equal(passwordCheckLoaded(), true)
+  assert.equal(checkPasswordStrength('lampe verte sous la pluie 1987').ok, true)
+  const deadline = Date.now() + 20_000
+  while (passwordCheckLoaded() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  assert.equal(passwordCheckLoaded(), false, 'the worker ended after its idle time')
 })
