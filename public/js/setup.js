@@ -166,6 +166,13 @@
 
   // 5. Show/Hide on password fields (`[data-reveal]` buttons, hidden without JS).
   function revealButtons () {
+    // Masked again when the form is sent, so the browser never keeps a shown password as plain text.
+    document.addEventListener('submit', function () {
+      document.querySelectorAll('button[data-reveal]').forEach(function (button) {
+        var input = document.getElementById(button.getAttribute('data-reveal'))
+        if (input && input.type === 'text') input.type = 'password'
+      })
+    })
     document.querySelectorAll('button[data-reveal]').forEach(function (button) {
       var input = document.getElementById(button.getAttribute('data-reveal'))
       if (!input) return

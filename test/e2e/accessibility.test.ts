@@ -153,6 +153,14 @@ test('every page and error state, en and fr: axe 0 violations, no sideways scrol
     await radio('instances', 'multiple')
     assert.equal(await page.getByText(tr('setup.database.sqliteSharedWarning')).isVisible(), true)
     await radio('instances', 'single')
+    if (keyboard) {
+      // "Test connection" runs in place and keeps the focus (aria-disabled while it runs, never disabled).
+      await tabTo(page, 'button[name=_action][value=test]')
+      await page.keyboard.press('Enter')
+      await page.locator('[data-test-result] [data-outcome=ok]').waitFor()
+      await page.waitForFunction(() => !document.querySelector('button[aria-busy]'))
+      assert.equal(await page.evaluate(() => (document.activeElement as HTMLButtonElement | null)?.value), 'test', 'the focus stays on Test connection')
+    }
     await fill('f-file', path.join(dir, 'not-a-dir', 'app.db'))
     await submit()
     await checkErrorFocus(page, at('database error'))

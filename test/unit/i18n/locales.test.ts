@@ -56,6 +56,11 @@ test('plurals are i18next plurals, never a “(s)” hack', () => {
   assert.match(translator('en')('setup.finalize.stages.migrated', { count: 2, already: 0 }), /^2 migrations applied/)
 })
 
+test('a sentence that ends with a period in English ends with one in French (advice and hints included)', () => {
+  const missing = [...en].filter(([k, v]) => String(v).trimEnd().endsWith('.') !== String(fr.get(k)).trimEnd().endsWith('.')).map(([k]) => k)
+  assert.deepEqual(missing, [])
+})
+
 test('French typography: a no-break space before « : ; ? ! » and inside « »', () => {
   const NBSP = '[\u00a0\u202f]'
   const bad: string[] = []
