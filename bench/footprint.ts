@@ -28,6 +28,11 @@ const HELLO = [path.join(root, 'bench/fixtures/hello.mjs')]
 
 interface Server { child: ChildProcess, url: string, output: () => string, stop: () => Promise<void> }
 
+// Whatever ends this script (an error, Ctrl-C, a closed pipe), no server it started outlives it.
+const children = new Set<ChildProcess>()
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE', 'SIGHUP'] as const) process.on(signal, () => process.exit(130))
+
 /** User + system CPU time the process has used so far, in ms. */
 async function cpuMs (pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
@@ -46,10 +51,11 @@ async function start (args: string[], env: NodeJS.ProcessEnv, cwd: string): Prom
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  children.add(child)
   let out = ''
   child.stdout!.on('data', d => { out += d })
   child.stderr!.on('data', d => { out += d })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const exited = new Promise<void>(resolve => child.once('exit', () => { children.delete(child); resolve() }))
   return {
     child,
     url: `http://127.0.0.1:${port}`,
