@@ -1,6 +1,8 @@
 // What every `amorce` command gets: the language (AMORCE_LANG, then the POSIX locale variables), a
 // translator for locales/<lang>/cli.json, and two writers. Texts never live in the command modules.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { TFunction } from 'i18next'
 import { DEFAULT_LANGUAGE, isLanguage, translator, type Language } from '../i18n.ts'
 
@@ -9,11 +11,20 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const
 /** What `start` returns: the server runs on, and its signal handlers end the process. */
 export const KEEP_RUNNING = -1
 
-/** The package root, where views/, locales/, prisma/ and package.json are, whatever the working directory. */
-export const packageRoot = new URL('../../', import.meta.url)
+/**
+ * The package's package.json, whatever the working directory: the first one above this module, which sits at
+ * server/cli/ in the sources and at dist/server/cli/ once compiled.
+ */
+function packageJson (): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json')
+    if (existsSync(file)) return file
+    if (path.dirname(dir) === dir) throw new Error('no package.json above the amorce command')
+  }
+}
 
 export function packageVersion (): string {
-  return JSON.parse(readFileSync(new URL('package.json', packageRoot), 'utf8')).version
+  return JSON.parse(readFileSync(packageJson(), 'utf8')).version
 }
 
 /**
