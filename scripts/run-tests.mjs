@@ -54,10 +54,13 @@ if (build.status !== 0) {
 
 // The type check, beside the tests: its output is held back and printed after theirs.
 let typecheck
+let typecheckChild
+let testsChild
 if (!process.env.SKIP_TYPECHECK) {
   const tsc = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root,
     '--incremental', '--tsBuildInfoFile', path.join(cache, 'tsconfig.tsbuildinfo')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   // The tests are what someone waits for; the type check takes the CPU they leave.
+  typecheckChild = tsc.child
   try { os.setPriority(tsc.child.pid, 10) } catch {}
   let out = ''
   tsc.child.stdout.on('data', d => { out += d })
@@ -67,12 +70,19 @@ if (!process.env.SKIP_TYPECHECK) {
 }
 
 // One core kept busy for the whole run, as another program on a shared host would.
-let hog
-if (stress) {
-  hog = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' })
-  const stop = () => { if (hog.exitCode === null && hog.signalCode === null) hog.kill('SIGKILL') }
-  process.once('exit', stop)
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => { stop(); process.exit(130) })
+const hog = stress ? spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }) : undefined
+
+// Stopped (Ctrl-C, a CI timeout): the children stop too, none is left running on its own.
+const children = () => [hog, typecheckChild, testsChild].filter(c => c && c.exitCode === null && c.signalCode === null)
+process.once('exit', () => { for (const c of children()) c.kill('SIGKILL') })
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const c of children()) {
+      if (c === testsChild) try { process.kill(-c.pid, signal) } catch {}
+      else c.kill(c === hog ? 'SIGKILL' : signal)
+    }
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  })
 }
 
 const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism())
@@ -91,7 +101,9 @@ const tests = run(process.execPath, [
   `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(root, 'scripts/test-report.mjs')}`, `--test-reporter-destination=${reportFile}`,
   ...files.map(f => path.relative(root, f))
-], { stdio: 'inherit', cwd: root, env })
+  // Its own process group: stopping the run stops the test files' processes too (node --test leaves them).
+], { stdio: 'inherit', cwd: root, env, detached: true })
+testsChild = tests.child
 const testCode = await tests.done
 if (hog && hog.exitCode === null) hog.kill('SIGKILL')
 

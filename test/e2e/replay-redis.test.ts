@@ -11,7 +11,7 @@ import { freshServer, runReplay, writeAnswers } from '../helpers/server.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
-test('replay with a Redis cache: installed, .env names Redis, the session lives in Redis', { timeout: 300_000 }, async t => {
+test('replay with a Redis cache: installed, .env names Redis, the session lives in Redis', { timeout: 600_000 }, async t => {
   const browser = chromiumPath(t)
   if (!browser) return
   // A Redis of the test's own: no other run's sessions in it, nothing left behind.
@@ -42,7 +42,7 @@ test('replay with a Redis cache: installed, .env names Redis, the session lives 
   assert.ok(sessions.length >= 1, 'a session is stored in Redis')
 })
 
-test('replay with a password-protected Redis: the password comes from the environment and shows nowhere', { timeout: 300_000 }, async t => {
+test('replay with a password-protected Redis: the password comes from the environment and shows nowhere', { timeout: 600_000 }, async t => {
   const browser = chromiumPath(t)
   if (!browser) return
   if (!await requireRedisServerBinary(t)) return

@@ -58,7 +58,7 @@ async function replayInstall (t: TestContext, provider: ServerProvider, database
   return { server, dir, seconds }
 }
 
-test('replay onto PostgreSQL: fields, a missing database created by the wizard, normal mode, restart stays installed', { timeout: 300_000 }, async t => {
+test('replay onto PostgreSQL: fields, a missing database created by the wizard, normal mode, restart stays installed', { timeout: 600_000 }, async t => {
   if (!await requireServer(t, 'postgresql') || !chromiumPath(t)) return
   const name = uniqueName()
   dropAfter(t, 'postgresql', name)
@@ -78,7 +78,7 @@ test('replay onto PostgreSQL: fields, a missing database created by the wizard, 
   await expectNormalMode(again)
 })
 
-test('replay onto MariaDB: a mariadb:// URL with a password full of special characters, normal mode', { timeout: 300_000 }, async t => {
+test('replay onto MariaDB: a mariadb:// URL with a password full of special characters, normal mode', { timeout: 600_000 }, async t => {
   if (!await requireServer(t, 'mysql') || !chromiumPath(t)) return
   const db = await createDatabase(t, 'mysql')
   const role = await createRole(t, 'mysql', { allOn: [db.database] })

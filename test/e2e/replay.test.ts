@@ -13,7 +13,7 @@ const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
 
 for (const language of ['fr', 'en'] as const) {
-  test(`replay in ${language}: fresh server → normal mode, health ok, .env 0600, /setup 404, restart stays installed`, { timeout: 300_000 }, async t => {
+  test(`replay in ${language}: fresh server → normal mode, health ok, .env 0600, /setup 404, restart stays installed`, { timeout: 600_000 }, async t => {
     const browser = chromiumPath(t)
     if (!browser) return
     const tr = translator(language)

@@ -11,7 +11,7 @@ import { runReplay, startServer } from '../helpers/server.ts'
 
 const PASSWORD = 'Ardoise-Lanterne-Sous-Chemin-9'
 
-test('replay through nginx under /filamenta reaches normal mode; redirects, cookies and assets keep the sub-path', { timeout: 300_000 }, async t => {
+test('replay through nginx under /filamenta reaches normal mode; redirects, cookies and assets keep the sub-path', { timeout: 600_000 }, async t => {
   const browser = chromiumPath(t)
   if (!browser || !nginxAvailable(t)) return
   const dir = await tempDir(t)

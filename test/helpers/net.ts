@@ -121,3 +121,9 @@ export async function tcpProxy (t: TestContext, target: { host: string, port: nu
   t.after(() => proxy.stop())
   return proxy
 }
+
+/**
+ * Kept for tests written before refusedPort/serverPort: a port nobody listens on now, below the
+ * ephemeral range. Prefer refusedPort() for "nothing there", serverPort() to start something on it.
+ */
+export const freePort = serverPort

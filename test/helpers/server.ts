@@ -60,14 +60,14 @@ export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: 
   return { url, child, output: () => out, stop }
 }
 
-/** Runs one of the project's scripts (e.g. server/replay/cli.ts), compiled, as `npm run` does; killed after 4 min. */
+/** Runs one of the project's scripts (e.g. server/replay/cli.ts), compiled, as `npm run` does; killed after 9 min (a hang, not a slow machine). */
 export function runScript (script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
   return new Promise(resolve => {
     const child = spawn(process.execPath, [compiled(script), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout!.on('data', d => { out += d })
     child.stderr!.on('data', d => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 540_000)
     child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
   })
 }
