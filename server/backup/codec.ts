@@ -33,7 +33,7 @@ function fits (type: ColumnType, value: unknown): boolean {
     case 'Decimal': return typeof value === 'string' && DECIMAL.test(value)
     case 'String': return typeof value === 'string'
     case 'Boolean': return typeof value === 'boolean'
-    case 'DateTime': return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value
+    case 'DateTime': return typeof value === 'string' && ISO.test(value) && !Number.isNaN(Date.parse(value))
     case 'Bytes': return typeof value === 'string' && value.length % 4 === 0 && BASE64.test(value)
     case 'Json': return true
   }
@@ -56,7 +56,15 @@ export function decodeValue (column: ColumnSpec, value: unknown): Value {
   switch (column.type) {
     case 'BigInt': return BigInt(value as string)
     case 'Float': return Number(value)
-    case 'DateTime': return new Date(value as string)
+    case 'DateTime': {
+      // A date that does not exist (30 February, 24:00) rolls over in JavaScript: the day or month then differs.
+      const date = new Date(value as string)
+      const text = value as string
+      if (date.getUTCDate() !== Number(text.slice(8, 10)) || date.getUTCMonth() + 1 !== Number(text.slice(5, 7)) || date.getUTCHours() !== Number(text.slice(11, 13))) {
+        throw new RowProblem('rowType', column.name, column.type)
+      }
+      return date
+    }
     case 'Bytes': return Buffer.from(value as string, 'base64')
     default: return value
   }

@@ -216,13 +216,47 @@ export async function checkMigrationLevel (migration: string, provider: Provider
  * number of keys, never with the size of the rows.
  */
 class KeyIndex {
-  readonly sets = new Map<string, Set<number | string>>()
+  readonly sets = new Map<string, KeySet>()
   static id (table: string, columns: string[]): string { return `${table}(${columns.join(',')})` }
-  set (table: string, columns: string[]): Set<number | string> | undefined { return this.sets.get(KeyIndex.id(table, columns)) }
-  create (table: string, columns: string[]): Set<number | string> {
-    const set = new Set<number | string>()
+  set (table: string, columns: string[]): KeySet | undefined { return this.sets.get(KeyIndex.id(table, columns)) }
+  create (table: string, columns: string[]): KeySet {
+    const set = new KeySet()
     this.sets.set(KeyIndex.id(table, columns), set)
     return set
+  }
+}
+
+/**
+ * A set of keys where increasing integers (a backup is written in primary-key order) are kept as runs
+ * [start, end]: a million consecutive ids take two numbers, not a million set entries.
+ */
+class KeySet {
+  private readonly starts: number[] = []
+  private readonly ends: number[] = []
+  private readonly other = new Set<number | string>()
+
+  has (key: number | string): boolean {
+    if (typeof key === 'number' && this.ends.length > 0 && key >= this.starts[0] && key <= this.ends[this.ends.length - 1]) {
+      let lo = 0
+      let hi = this.starts.length - 1
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1
+        if (this.starts[mid] <= key) lo = mid
+        else hi = mid - 1
+      }
+      if (key <= this.ends[lo] && Number.isInteger(key)) return true
+    }
+    return this.other.size > 0 && this.other.has(key)
+  }
+
+  /** Adds a key not already in the set. */
+  add (key: number | string): void {
+    if (typeof key === 'number' && Number.isSafeInteger(key)) {
+      const n = this.ends.length
+      if (n > 0 && key === this.ends[n - 1] + 1) { this.ends[n - 1] = key; return }
+      if (n === 0 || key > this.ends[n - 1]) { this.starts.push(key); this.ends.push(key); return }
+    }
+    this.other.add(key)
   }
 }
 
@@ -251,8 +285,8 @@ function keyOf (values: Value[], indexes: number[], fold: boolean[]): number | s
 class RowChecker {
   private readonly limits: Array<ColumnLimit | undefined>
   private readonly formats: Array<RegExp | undefined>
-  private readonly uniques: Array<{ columns: string[], indexes: number[], fold: boolean[], seen: Set<number | string> }>
-  private readonly references: Array<{ column: string, table: string, indexes: number[], fold: boolean[], parent: Set<number | string> | undefined, self: boolean, pending?: Map<number | string, number> }>
+  private readonly uniques: Array<{ columns: string[], indexes: number[], fold: boolean[], seen: KeySet }>
+  private readonly references: Array<{ column: string, table: string, indexes: number[], fold: boolean[], parent: KeySet | undefined, self: boolean, pending?: Map<number | string, number> }>
   private readonly hasDecimal: boolean
 
   constructor (readonly table: TableSpec, readonly provider: Provider, limits: Map<string, ColumnLimit>, formats: Readonly<Record<string, ValueFormat>>, keys: KeyIndex) {
@@ -417,7 +451,7 @@ async function scanTable (table: ManifestTable, checker: RowChecker, body: Async
   const line = (bytes: Buffer) => {
     rows++
     if (rows > table.rows) throw new BackupError('rowCount', `${table.file} holds more rows than the manifest says (${table.rows})`, { name: table.file, expected: table.rows })
-    if (!isUtf8(bytes)) return report(new BackupError('invalidUtf8', `${table.file}, line ${rows} is not UTF-8`, { name: table.file, line: rows }))
+    if (!utf8Checked && !isUtf8(bytes)) return report(new BackupError('invalidUtf8', `${table.file}, line ${rows} is not UTF-8`, { name: table.file, line: rows }))
     const text = bytes.toString('utf8')
     let parsed: unknown
     try {
@@ -440,9 +474,14 @@ async function scanTable (table: ManifestTable, checker: RowChecker, body: Async
     batch.push(values)
   }
 
+  // The lines that lie whole in a chunk are checked for UTF-8 at once (a newline is always a character
+  // boundary); only a chunk that fails, and lines spanning chunks, are checked line by line.
+  let utf8Checked = false
   for await (const chunk of body) {
     hash.update(chunk)
     let start = 0
+    const lastNewline = chunk.lastIndexOf(0x0a)
+    const firstNewline = pendingLength > 0 ? chunk.indexOf(0x0a) : -1
     for (;;) {
       const end = chunk.indexOf(0x0a, start)
       if (end === -1) break
@@ -450,10 +489,13 @@ async function scanTable (table: ManifestTable, checker: RowChecker, body: Async
       if (lineLength > maxLineBytes) throw lineTooLong(table, rows + 1, maxLineBytes)
       if (pendingLength > 0) {
         pending.push(chunk.subarray(start, end))
+        utf8Checked = false
         line(Buffer.concat(pending))
         pending = []
         pendingLength = 0
+        utf8Checked = lastNewline > end && isUtf8(chunk.subarray(end + 1, lastNewline))
       } else {
+        if (start === 0 && firstNewline === -1) utf8Checked = lastNewline > 0 && isUtf8(chunk.subarray(0, lastNewline))
         line(chunk.subarray(start, end))
       }
       start = end + 1
