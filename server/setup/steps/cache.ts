@@ -5,6 +5,8 @@ import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/pr
 import path from 'node:path'
 import { DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
+import { preloadPrismaClient } from '../../db/client.ts'
+import { preparePasswordCheck } from '../../auth/password.ts'
 
 export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
 type Backend = typeof BACKENDS[number]
@@ -217,6 +219,10 @@ export const cacheStep: Step = {
     }
   },
   async view (ctx, values) {
+    // The install will need the chosen engine's client and the admin step the password checker (a
+    // worker): both load while this step and the next ones are answered, not when the install waits.
+    if (ctx.data.database) preloadPrismaClient(ctx.data.database.provider).catch(() => {})
+    preparePasswordCheck()
     const view: StepView = {
       backends: BACKENDS,
       multipleInstances: multipleInstances(ctx),
