@@ -6,6 +6,16 @@ import { mariadbConfig, parseDatabaseUrl, pgConfig } from './url.ts'
 
 export type Db = PrismaClient
 
+/**
+ * Loads the provider's generated client and driver adapter (seconds of module loading on a slow host)
+ * without connecting: the wizard calls it once the engine is chosen, so the install does not wait for it.
+ */
+export async function preloadPrismaClient (provider: DatabaseProvider): Promise<void> {
+  if (provider === 'sqlite') await Promise.all([import('./generated/sqlite/client.ts'), import('@prisma/adapter-libsql')])
+  if (provider === 'postgresql') await Promise.all([import('./generated/postgresql/client.ts'), import('@prisma/adapter-pg')])
+  if (provider === 'mysql') await Promise.all([import('./generated/mysql/client.ts'), import('@prisma/adapter-mariadb')])
+}
+
 export async function createPrismaClient (provider: DatabaseProvider, url: string): Promise<Db> {
   switch (provider) {
     case 'sqlite': {

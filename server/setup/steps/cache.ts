@@ -7,6 +7,8 @@ import { CACHE_KEY_PREFIX, DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactR
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
+import { preloadPrismaClient } from '../../db/client.ts'
+import { preparePasswordCheck } from '../../auth/password.ts'
 
 export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
 type Backend = typeof BACKENDS[number]
@@ -238,6 +240,10 @@ export const cacheStep: Step = {
     }
   },
   async view (ctx, values) {
+    // The install will need the chosen engine's client and the admin step the password checker (a
+    // worker): both load while this step and the next ones are answered, not when the install waits.
+    if (ctx.data.database) preloadPrismaClient(ctx.data.database.provider).catch(() => {})
+    preparePasswordCheck()
     const view: StepView = {
       backends: BACKENDS,
       multipleInstances: multipleInstances(ctx),
