@@ -96,7 +96,7 @@ async function pressButton (page: Page, name: string): Promise<void> {
   await navigation(page, () => page.keyboard.press('Enter'))
 }
 
-test('every page and error state, en and fr: axe 0 violations, no sideways scroll at 320/390 px, error focus; a keyboard-only install', { timeout: 240_000 }, async t => {
+test('every page and error state, en and fr: axe 0 violations, no sideways scroll at 320/390 px, error focus; a keyboard-only install', { timeout: 600_000 }, async t => {
   const browserPath = chromiumPath(t)
   if (!browserPath) return
   const { dir, env, server } = await freshServer(t, browserPath)
