@@ -10,7 +10,7 @@ import { createBackup } from '../backup/create.ts'
 import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
-import { verifyBackup } from '../backup/verify.ts'
+import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
 import { createPrismaClient } from '../db/client.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
@@ -113,9 +113,14 @@ export async function backupVerify (ctx: CliContext, file: string): Promise<numb
   const target = path.resolve(ctx.cwd, file)
   try {
     const provider = await targetEngine(config, target, limits)
-    const summary = await verifyFile(target, provider, limits)
+    // Every problem the scan finds, one line each (as `npm run backup:verify` prints them), not only the first.
+    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env })
+    if (!report.ok) {
+      for (const problem of report.problems) ctx.err(t('cli.backup.invalid', { detail: t(problem.key, problem.params) }))
+      return EXIT.failed
+    }
     ctx.out(t('cli.backup.verified', { file: target, engine: provider }))
-    printSummary(ctx, summary)
+    printSummary(ctx, report.summary!)
     return EXIT.ok
   } catch (error) {
     failure(ctx, 'cli.backup.invalid', error)
