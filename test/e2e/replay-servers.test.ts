@@ -166,7 +166,8 @@ test('with JavaScript, "Test connection" and "Create it" answer inline: no reloa
 
   await page.getByLabel('Port', { exact: true }).fill('5432')
   await page.getByRole('button', { name: 'Test connection' }).click()
-  await page.getByText(`The database “${name}” does not exist.`).waitFor()
+  // Inline, in the test's result (the error summary above links to it with the same words).
+  await page.locator('[data-test-result]:not([aria-busy])').getByText(`The database “${name}” does not exist.`).waitFor()
   await page.getByRole('button', { name: `Create the database “${name}”` }).click()
   await page.getByText(`The database “${name}” was created.`).waitFor()
   await page.getByText('is empty and the account has every privilege needed').waitFor()
