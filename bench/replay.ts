@@ -203,7 +203,13 @@ const results: Record<string, RunResult[]> = {}
 const labels = [...engines.map(e => `amorce-${e}`), ...(wpSkip ? [] : ['wordpress-mysql'])]
 for (let i = 0; i < runs; i++) {
   for (const label of labels) {
-    const r = label === 'wordpress-mysql' ? await wordpressRun(wpScript, chromiumPath) : await amorceRun(label.slice('amorce-'.length) as Engine, chromiumPath)
+    const r = label === 'wordpress-mysql'
+      // The shared script has no retry of its own; one failed run (a navigation timing out) is run again, and said.
+      ? await wordpressRun(wpScript, chromiumPath).catch(async err => {
+        console.log(`run ${i + 1} wordpress-mysql failed, run again: ${(err as Error).message}`)
+        return wordpressRun(wpScript, chromiumPath)
+      })
+      : await amorceRun(label.slice('amorce-'.length) as Engine, chromiumPath)
     ;(results[label] ??= []).push(r)
     const mem = r.setupRss ? `; server start ${Math.round(r.startMs!)} ms, RSS setup ${(r.setupRss / 1024).toFixed(0)} MiB, installed ${(r.afterRss! / 1024).toFixed(0)} MiB, peak ${(r.peakRss! / 1024).toFixed(0)} MiB` : ''
     console.log(`run ${i + 1} ${label.padEnd(16)} ${fmt(r.totalMs)}: ${lapText(r)} ms${mem}`)
