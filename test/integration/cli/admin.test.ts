@@ -89,7 +89,7 @@ test('a weak password is refused with the wizard\'s reasons, an unknown user is 
   assert.match(nobody.err, /No administrator is named “nobody”\./)
   assert.equal(await canLogIn(app, ADMIN.password), true)
   const fr = await runCli(['admin', 'reset-password', 'nobody'], { ...envOf(dir), AMORCE_LANG: 'fr' }, dir, { stdin: `${NEW_PASSWORD}\n` })
-  assert.match(fr.err, /Aucun administrateur ne s’appelle « nobody »\./)
+  assert.match(fr.err, /Aucun administrateur ne s’appelle «\snobody\s»\./)
 })
 
 test('from a terminal: raw mode (no echo), asked twice, a mismatch changes nothing', async t => {

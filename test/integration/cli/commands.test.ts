@@ -60,7 +60,7 @@ test('the language comes from AMORCE_LANG, then LC_ALL, LC_MESSAGES, LANG (POSIX
   const dir = await tempDir(t)
   const fr = await spawnCli(['bogus'], { LANG: 'fr_FR.UTF-8' }, dir)
   assert.equal(fr.code, 2)
-  assert.match(fr.out, /Commande inconnue : bogus\./)
+  assert.match(fr.out, /Commande inconnue\s: bogus\./)
 })
 
 test('amorce start serves the wizard from the working directory\'s configuration, and SIGTERM stops it with exit 0', async t => {
