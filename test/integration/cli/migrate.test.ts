@@ -42,7 +42,7 @@ for (const provider of ['sqlite', 'postgresql'] as Provider[]) {
     assert.equal(deploy.code, 0, deploy.all)
     // Nothing applied before: nothing to back up.
     assert.doesNotMatch(deploy.out, /Backup written/)
-    assert.match(deploy.out, new RegExp(`Applied ${INIT} \\(1/1\\)\\n1 migration\\(s\\) applied\\.`))
+    assert.match(deploy.out, new RegExp(`Applied ${INIT} \\(1/1\\)\\n1 migration applied\\.`))
     const after = await runCli(['migrate', 'status'], envOf(dir), dir)
     assert.equal(after.code, 0, after.all)
     assert.match(after.out, new RegExp(`^Applied \\(1\\): ${INIT}$`, 'm'))

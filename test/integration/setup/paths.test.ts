@@ -22,7 +22,8 @@ async function at (client: Client, dir: string, step: 'database' | 'cache', lang
   }
 }
 
-const alert = (res: { body: string }) => text(res).match(/class="error"[^>]*>([^<]*)/g)?.join(' | ') ?? ''
+// French puts no-break spaces before « : » and inside « »: compared as plain spaces.
+const alert = (res: { body: string }) => (text(res).match(/class="error"[^>]*>([^<]*)/g)?.join(' | ') ?? '').replace(/[\u00a0\u202f]/g, ' ')
 
 test('SQLite paths with ?, # or % are refused (en, fr), and nothing is created', { timeout: 60_000 }, async t => {
   for (const [lang, message] of [['en', 'cannot contain “?”, “#” or “%”'], ['fr', 'ne peut pas contenir « ? », « # » ni « % »']] as const) {
@@ -55,13 +56,14 @@ test('devices, FIFOs, directories, a file in the way and control characters are 
     ['/dev/null', '/dev/null existe et n’est pas un fichier ordinaire'],
     ...(hasFifo ? [[fifo, 'pipe.db existe et n’est pas un fichier ordinaire'] as [string, string]] : []),
     [data, 'est un répertoire'],
-    [path.join(data, 'plain.txt', 'app.db'), 'une partie du chemin est un fichier, pas un répertoire'],
+    // mkdir names it EEXIST or ENOTDIR depending on the system call: either, in words.
+    [path.join(data, 'plain.txt', 'app.db'), 'un fichier du même nom est sur le chemin|une partie du chemin est un fichier, pas un répertoire'],
     [path.join(data, 'line\nbreak.db'), 'saut de ligne']
   ]
   for (const [file, message] of cases) {
     const res = await client.post('/setup/database', { provider: 'sqlite', instances: 'single', file, _action: 'test' })
     assert.equal(res.statusCode, 422, `${JSON.stringify(file)}: ${alert(res)}`)
-    assert.ok(alert(res).includes(message), `${JSON.stringify(file)}: ${alert(res)}`)
+    assert.ok(message.split('|').some(m => alert(res).includes(m)), `${JSON.stringify(file)}: ${alert(res)}`)
     assert.doesNotMatch(alert(res), /\(E[A-Z]+\)|ENOTDIR|EEXIST/, 'no raw error code')
   }
   assert.ok(!existsSync('/dev/null-journal'), 'nothing left beside the device')
@@ -94,7 +96,8 @@ test('the SQLite file tested is the file installed, whatever else the path holds
   const client = await authorizedClient(app)
   await at(client, dir, 'database', 'en')
   const place = path.join(dir, 'data', 'sub dir é', 'we\'ird &x=1;@[1]+ ü.db')
-  const cacheDir = path.join(dir, 'data', 'ca#che "x"')
+  // (`#` is refused in a .env value: no reader agrees on it)
+  const cacheDir = path.join(dir, 'data', 'ca che "x"&=;')
   const tested = await client.post('/setup/database', { provider: 'sqlite', instances: 'single', file: place, _action: 'test' })
   assert.equal(tested.statusCode, 200, alert(tested))
   assert.ok(text(tested).includes(place), 'the test names the file')
