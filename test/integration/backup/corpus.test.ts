@@ -12,11 +12,11 @@ import { test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { createBackup } from '../../../server/backup/create.ts'
 import { backupLimits, type BackupLimits, type Manifest } from '../../../server/backup/format.ts'
-import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.ts'
 import { verifyBackupFile } from '../../../server/backup/verify.ts'
 import { PROVIDERS, type Provider } from '../../../server/db/migrate.ts'
 import { translator } from '../../../server/i18n.ts'
 import { authorizedClient, build, text, tempDir } from '../../helpers/app.ts'
+import { tarOf } from '../../helpers/tar.ts'
 import { emptyDatabase, seed } from './fixtures.ts'
 
 type Row = Record<string, unknown>
@@ -27,24 +27,6 @@ interface Case { name: string, mutate: (p: Parts) => Buffer | void, expect: Expe
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const KEY = (code: string) => `setup.restore.errors.${code}`
-
-function header (name: string, size: number, type = '0'): Buffer {
-  const block = fileHeader(name, size)
-  if (type === '0') return block
-  block[156] = type.charCodeAt(0)
-  block.fill(0x20, 148, 156)
-  let sum = 0
-  for (const byte of block) sum += byte
-  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1')
-  return block
-}
-
-function tarOf (entries: Entry[], end = true): Buffer {
-  const out: Buffer[] = []
-  for (const e of entries) out.push(header(e.name, e.data.length, e.type), e.data, padding(e.data.length))
-  if (end) out.push(END_OF_ARCHIVE)
-  return Buffer.concat(out)
-}
 
 /** The entries of a (gunzipped) ustar archive, as the backup writer makes them. */
 function untar (tar: Buffer): Entry[] {

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib'
 import { BackupError, type BackupErrorCode } from '../../../server/backup/errors.ts'
 import { backupLimits, dataFileName, FORMAT_NAME, type BackupLimits, type Manifest } from '../../../server/backup/format.ts'
 import { appSchema } from '../../../server/backup/schema.ts'
-import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.ts'
+import { tarOf as tarArchive, type TarEntry } from '../../helpers/tar.ts'
 import { verifyBackup } from '../../../server/backup/verify.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
@@ -19,29 +19,10 @@ const APP_TABLES = await appSchema()
 const LATEST = (await listLocalMigrations('sqlite')).at(-1)!.name
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 
-interface Entry { name: string, data: Buffer | string, type?: string }
+type Entry = TarEntry
 
-/** A header with another type flag (links, devices…), checksum recomputed. */
-function header (name: string, size: number, type = '0'): Buffer {
-  const block = fileHeader(name.length > 100 ? name.slice(0, 100) : name, size)
-  if (type === '0') return block
-  block[156] = type.charCodeAt(0)
-  block.fill(0x20, 148, 156)
-  let sum = 0
-  for (const byte of block) sum += byte
-  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1')
-  return block
-}
-
-function tarOf (entries: Entry[], end = true): Buffer {
-  const parts: Buffer[] = []
-  for (const e of entries) {
-    const data = Buffer.from(e.data)
-    parts.push(header(e.name, data.length, e.type), data, padding(data.length))
-  }
-  if (end) parts.push(END_OF_ARCHIVE)
-  return Buffer.concat(parts)
-}
+/** Names over tar's 100 bytes are cut, as a careless writer would. */
+const tarOf = (entries: Entry[], end = true) => tarArchive(entries.map(e => ({ ...e, name: e.name.length > 100 ? e.name.slice(0, 100) : e.name })), end)
 
 /** The data lines of a small valid backup, and its manifest. */
 function validParts (overrides: Partial<Manifest> = {}) {
