@@ -34,18 +34,24 @@ function printStatus (ctx: CliContext, s: MigrationStatus): void {
   if (s.missingLocally.length > 0) out(t('cli.migrate.status.unknown', { names: list(s.missingLocally) }))
 }
 
-/** Exit 0 when up to date, 1 when migrations are pending, failed, modified or unknown to this version. */
-export async function migrateStatus (ctx: CliContext): Promise<number> {
+/** The configuration, its database and that database's migration history; null (said on stderr) when unreadable. */
+async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<ReturnType<typeof target>>, s: MigrationStatus } | null> {
   const config = await loadConfig(ctx.env, ctx.cwd)
   const db = target(ctx, config)
-  if (!db) return EXIT.failed
-  let s: MigrationStatus
+  if (!db) return null
   try {
-    s = await migrationStatus(db)
+    return { config, db, s: await migrationStatus(db) }
   } catch (error) {
     ctx.err(ctx.t('cli.migrate.unreadable', { detail: scrub((error as Error).message, db.url) }))
-    return EXIT.failed
+    return null
   }
+}
+
+/** Exit 0 when up to date, 1 when migrations are pending, failed, modified or unknown to this version. */
+export async function migrateStatus (ctx: CliContext): Promise<number> {
+  const read = await readStatus(ctx)
+  if (!read) return EXIT.failed
+  const { s } = read
   printStatus(ctx, s)
   const clean = s.pending.length + s.failed.length + s.modified.length + s.missingLocally.length === 0
   ctx.out(ctx.t(clean ? 'cli.migrate.status.upToDate' : s.failed.length + s.modified.length + s.missingLocally.length > 0 ? 'cli.migrate.status.blocked' : 'cli.migrate.status.toApply'))
@@ -77,16 +83,9 @@ async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider:
 
 export async function migrateDeploy (ctx: CliContext, options: { backup: boolean, backupOut?: string }): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
-  const db = target(ctx, config)
-  if (!db) return EXIT.failed
-  let s: MigrationStatus
-  try {
-    s = await migrationStatus(db)
-  } catch (error) {
-    ctx.err(t('cli.migrate.unreadable', { detail: scrub((error as Error).message, db.url) }))
-    return EXIT.failed
-  }
+  const read = await readStatus(ctx)
+  if (!read) return EXIT.failed
+  const { config, db, s } = read
   if (s.failed.length + s.modified.length + s.missingLocally.length > 0) {
     printStatus(ctx, s)
     ctx.err(t('cli.migrate.status.blocked'))
