@@ -10,8 +10,16 @@ import { MIGRATIONS_TABLE_DDL } from '../../../server/db/migrate.ts'
 import { currentFinalize } from '../../../server/setup/finalize.ts'
 import { adminConnection, createDatabase, createRole, requireServer } from '../../helpers/databases.ts'
 import { tcpProxy } from '../../helpers/net.ts'
-import { Client, STRONG_PASSWORD, tempDir, text } from '../../helpers/app.ts'
+import { Client, tempDir, text, wizardAnswers } from '../../helpers/app.ts'
 import type { FastifyInstance, InjectOptions } from 'fastify'
+
+/** The wizard's valid answers (test/helpers/app.ts) with this PostgreSQL database, up to the summary. */
+async function walkToSummary (client: Client, dir: string, database: Record<string, string>): Promise<void> {
+  for (const [step, form] of wizardAnswers(dir)) {
+    const res = await client.post(`/setup/${step}`, { ...(step === 'database' ? database : form), _action: 'next' })
+    assert.equal(res.statusCode, 303, `step ${step}: ${text(res).match(/role="alert"[^>]*>([^<]*)/)?.[1] ?? res.body.slice(0, 300)}`)
+  }
+}
 
 class RecordingClient extends Client {
   readonly seen: string[] = []
@@ -40,18 +48,7 @@ test('PostgreSQL dying mid-migration: clear failure, then a working retry; the p
   t.after(() => app.close())
   const client = new RecordingClient(app)
   await client.post('/setup/token', { token: app.amorce.setup!.token })
-  const steps: Array<[string, Record<string, string>]> = [
-    ['language', { language: 'en' }],
-    ['prerequisites', {}],
-    ['database', { provider: 'postgresql', host: db.host, port: String(db.port), user: role.user, password: role.password, database: db.database, tls: 'off' }],
-    ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
-    ['restore', { mode: 'fresh' }],
-    ['admin', { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD }]
-  ]
-  for (const [step, form] of steps) {
-    const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
-    assert.equal(res.statusCode, 303, `step ${step}: ${text(res).match(/role="alert"[^>]*>([^<]*)/)?.[1] ?? res.body.slice(0, 300)}`)
-  }
+  await walkToSummary(client, dir, { provider: 'postgresql', host: db.host, port: String(db.port), user: role.user, password: role.password, database: db.database, tls: 'off' })
 
   // The migration history table exists and is locked: the runner connects, then waits on it…
   await blocker.query(MIGRATIONS_TABLE_DDL.postgresql)
@@ -120,18 +117,7 @@ test('a PostgreSQL server that accepts the connection and never answers: the ins
   t.after(() => app.close())
   const client = new Client(app)
   await client.post('/setup/token', { token: app.amorce.setup!.token })
-  const steps: Array<[string, Record<string, string>]> = [
-    ['language', { language: 'en' }],
-    ['prerequisites', {}],
-    ['database', { provider: 'postgresql', host: '127.0.0.1', port: String(proxy.port), user: db.user, password: db.password, database: db.database, tls: 'off' }],
-    ['cache', { backend: 'filesystem', dir: path.join(dir, 'data', 'cache') }],
-    ['restore', { mode: 'fresh' }],
-    ['admin', { username: 'admin', email: 'admin@example.com', password: STRONG_PASSWORD, confirm: STRONG_PASSWORD }]
-  ]
-  for (const [step, form] of steps) {
-    const res = await client.post(`/setup/${step}`, { ...form, _action: 'next' })
-    assert.equal(res.statusCode, 303, `step ${step}: ${text(res).match(/role="alert"[^>]*>([^<]*)/)?.[1] ?? res.body.slice(0, 300)}`)
-  }
+  await walkToSummary(client, dir, { provider: 'postgresql', host: '127.0.0.1', port: String(proxy.port), user: db.user, password: db.password, database: db.database, tls: 'off' })
 
   proxy.mode = 'silent'
   // No deadline of the test's own: the install must end by itself (the connect timeout bounds it).
