@@ -8,7 +8,6 @@
 //   schema     → server/db/engines/*, server/backup/* (migrations, clients, data model of the host's tables)
 //   admin      → the host's hook; the reference app's is server/app/admin-store.ts
 //   app        → the host's normal-mode plugin; the reference app's is server/app/index.ts
-import type { FastifyPluginAsync } from 'fastify'
 import type { DatabaseProvider } from './config/config.ts'
 
 /** The subset of a generated Prisma client Amorce itself uses (its own tables and raw SQL). */
