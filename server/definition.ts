@@ -63,3 +63,27 @@ export interface Brand {
   /** URL of a stylesheet loaded after Amorce's own */
   stylesheet?: string
 }
+
+/**
+ * A host's definition resolved with defaults: what `app.amorce.definition` holds. Filled by createServer / the
+ * plugin (server/app.ts) from the host's options; the reference app's is built the same way (server/app/).
+ */
+export interface AppDefinition {
+  /** the app's name, e.g. 'Notes' (titles, backup manifests) */
+  name: string
+  /** the host package's root directory (absolute) */
+  root: string
+  /** the host's version (its package.json), written into backups */
+  version: string
+  schema: AppSchema
+  admin: AdminStore<any>
+  /** the ordered step registry (server/setup/registry.ts) */
+  steps: readonly import('./setup/wizard.ts').Step[]
+  /** languages offered, the first one the default */
+  languages: readonly string[]
+  brand: Brand
+  /** view directories searched in order: the host's first, then Amorce's */
+  views: readonly string[]
+  /** locale directories searched in order: the host's first, then Amorce's */
+  locales: readonly string[]
+}
