@@ -10,7 +10,7 @@
 //   app        → the host's normal-mode plugin; the reference app's is server/app/index.ts
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { DatabaseProvider } from './config/config.ts'
 import { packageDir } from './paths.ts'
 
@@ -95,8 +95,8 @@ export interface AppDefinition {
 /** The host's Prisma side as it gives it: `migrationsDir` defaults to `<root>/prisma/<provider>/migrations`. */
 export type SchemaOptions = Omit<AppSchema, 'migrationsDir'> & Partial<Pick<AppSchema, 'migrationsDir'>>
 
-/** A host's normal mode: a Fastify plugin (async or callback style), registered at build, served once installed. */
-export type HostPlugin = FastifyPluginAsync<any> | FastifyPluginCallback<any>
+/** A host's normal mode: an async Fastify plugin (or one wrapped by fastify-plugin), registered at build, served once installed. */
+export type HostPlugin = FastifyPluginAsync
 
 /**
  * What a host gives `createServer`, `start` or `fastify.register(amorce, …)`, and what the module named by
