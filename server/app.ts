@@ -24,9 +24,10 @@ import { connectionCause, createClient, databaseDown, openRuntime, RuntimeError 
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
 import { migrationStatus, sqliteFilePath, type Provider } from './db/migrate.ts'
-import { resolveDefinition, type AmorceOptions, type AppSchema } from './definition.ts'
+import { resolveDefinition, type AmorceOptions, type AppDefinition, type AppSchema } from './definition.ts'
 import type { AppState } from './state.ts'
 import { packageDir } from './paths.ts'
+import reference from './app/index.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -117,8 +118,6 @@ async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise
   app.decorate('amorce', state)
 
   await decideMode(app, state)
-  // The wizard's steps are loaded with setup mode only: normal mode never reads them.
-  if (state.mode === 'setup' && !opts.steps) definition.steps = (await import('./setup/wizard.ts')).STEPS
 
   // A host's own Fastify may have them already (registered before Amorce): theirs then serve.
   if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) await app.register(formbody, { bodyLimit: 64 * 1024 })
@@ -374,8 +373,12 @@ export interface BuildOptions {
   retryUnavailableMs?: number
 }
 
+/** The reference app's definition, resolved (tests that call a step directly). */
+export function referenceDefinition (): AppDefinition {
+  return resolveDefinition(reference)
+}
+
 /** The reference app (server/app/) on createServer: a test and `npm start` shortcut. */
 export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const { default: reference } = await import('./app/index.ts')
   return createServer({ ...reference, ...opts })
 }

@@ -13,6 +13,7 @@ import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import type { DatabaseProvider } from './config/config.ts'
 import { packageDir } from './paths.ts'
+import { defaultSteps, type Step } from './setup/registry.ts'
 
 /** The subset of a generated Prisma client Amorce itself uses (its own tables and raw SQL). */
 export interface AmorceDb {
@@ -82,7 +83,7 @@ export interface AppDefinition {
   schema: AppSchema
   admin: AdminStore<any>
   /** the ordered step registry (server/setup/registry.ts) */
-  steps: readonly import('./setup/wizard.ts').Step[]
+  steps: readonly Step[]
   /** languages offered, the first one the default */
   languages: readonly string[]
   brand: Brand
@@ -112,7 +113,7 @@ export interface AmorceOptions {
   /** the host's generated Prisma clients and migrations */
   schema: SchemaOptions
   /** the wizard's steps in order; default: `defaultSteps` */
-  steps?: readonly import('./setup/wizard.ts').Step[]
+  steps?: readonly Step[]
   /** where the administrators live (the host's users table) */
   admin: AdminStore<any>
   /** normal mode; given `fastify.amorce.db`, `.cache`, `.config` and `fastify.log` */
@@ -151,7 +152,7 @@ export function resolveDefinition (options: AmorceOptions): AppDefinition {
     version: options.version ?? packageVersion(root),
     schema: { ...schema, migrationsDir: migrationsDir ?? (provider => path.join(root, 'prisma', provider, 'migrations')) },
     admin: options.admin,
-    steps: options.steps ?? [],
+    steps: options.steps ?? defaultSteps,
     languages,
     brand: { ...options.brand, name: options.brand?.name ?? options.name },
     views: dirs('views', AMORCE_VIEWS),

@@ -16,8 +16,9 @@ export type { MigrationStatus } from './db/migrate.ts'
 export { ConfigError, loadConfig, type AppConfig, type CacheBackend, type ConfigValues, type DatabaseProvider } from './config/config.ts'
 export { hashPassword, verifyPassword, checkPasswordStrength } from './auth/password.ts'
 export { formInput } from './form.ts'
-// The wizard's steps (the step registry of server/setup/ replaces this list and brings `defineStep`).
-export { STEPS as defaultSteps, type Step } from './setup/wizard.ts'
+// The wizard's steps: Amorce's own, in order, and the contract a host's step is written to.
+export { defaultSteps, defineStep } from './setup/registry.ts'
+export type { Step, StepContext, StageContext, Stage, FieldSpec, FieldError, Input, ActionOutcome, SummaryLine, ReplayContext } from './setup/registry.ts'
 
 /**
  * Types a host names for its own app, by declaration merging:

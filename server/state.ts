@@ -8,6 +8,7 @@ import type { MigrationStatus } from './db/migrate.ts'
 import type { AppDefinition } from './definition.ts'
 import type { I18n } from './i18n.ts'
 import type { HostDb, Runtime } from './runtime.ts'
+import type { WizardState } from './setup/state.ts'
 
 export type Mode = 'setup' | 'normal' | 'unavailable'
 
@@ -24,6 +25,10 @@ export interface SetupState {
 export interface AppState {
   mode: Mode
   config: AppConfig
+  /** the app being installed and served: its schema, admin store, steps (server/definition.ts) */
+  definition: AppDefinition
+  /** setup mode's registry, install job and token counters, made on first use (server/setup/state.ts) */
+  wizard?: WizardState
   /** normal mode */
   runtime?: Runtime
   /** unavailable mode: why normal mode could not start (shown as 503, never the wizard) */
@@ -33,8 +38,6 @@ export interface AppState {
   sessionStore: SessionStore
   /** how the install reloads the configuration and opens normal mode (set by the plugin) */
   lifecycle?: { reloadConfig: () => Promise<AppConfig>, switchToNormal: () => Promise<void>, env: NodeJS.ProcessEnv }
-  /** the app being installed and served, resolved from the host's options */
-  definition: AppDefinition
   /** its texts and languages (the host's locales first) */
   i18n: I18n
   /** normal mode: the host's Prisma client (throws before install: the host's routes are not served then) */
