@@ -1,10 +1,9 @@
 // The package's public entry (`import amorce, { createServer, start } from 'amorce'`): the Fastify plugin, the
 // server factory and start, the types a host writes its definition with, and the few helpers a host's normal
 // mode needs (passwords). Everything else under dist/ is internal and may change in any release.
-import { amorce } from './app.ts'
-
-export default amorce
-export { amorce, createServer, serverOptions, REDACT, type PluginOptions, type ServerOptions } from './app.ts'
+// Re-exported bindings, not values read here: the reference app (server/app/) imports this entry while
+// server/app.ts, which builds it, may still be loading.
+export { amorce as default, amorce, createServer, serverOptions, REDACT, type PluginOptions, type ServerOptions } from './app.ts'
 export { start, EXIT_CONFIG, type StartOptions } from './start.ts'
 export type {
   AmorceOptions, AppDefinition, AppSchema, SchemaOptions, AmorceDb, AdminStore, AdminRecord, Brand, HostPlugin, PrismaClientClass

@@ -29,6 +29,9 @@ const COMMANDS: Command[] = [
   { name: 'admin reset-password', id: 'resetPassword', run: async (ctx, args) => { const { resetPassword } = await import('./admin.ts'); return resetPassword(ctx, onePositional(args, 'USERNAME')) } }
 ]
 
+/** The app module named cannot serve (server/cli/app.ts): a configuration problem, exit 78. */
+const APP_ERRORS = new Set(['cli.errors.appField', 'cli.errors.appNotLoaded', 'cli.errors.appInvalid'])
+
 /** Groups that only have subcommands: `amorce migrate` alone shows their list. */
 const GROUPS = ['migrate', 'admin']
 
@@ -136,7 +139,7 @@ export async function main (argvGiven: string[], ctx: CliContext = cliContext())
     }
     return await command.run(ctx, args)
   } catch (error) {
-    if (error instanceof UsageError && error.key.startsWith('cli.errors.app')) {
+    if (error instanceof UsageError && APP_ERRORS.has(error.key)) {
       // The app module named is wrong: not a usage mistake of this command.
       err(t(error.key, error.params))
       return EXIT.config

@@ -1,4 +1,6 @@
-// Releases: the version is semver and CHANGELOG.md has its entry, in Keep a Changelog's form.
+// Releases: the version is semver and CHANGELOG.md has its entry, in Keep a Changelog's form; the package is
+// public and ships what a host needs; the schema part matches the reference schema.
+import { execFileSync } from 'node:child_process'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -21,4 +23,38 @@ test('package.json has a semver version and CHANGELOG.md a dated entry for it, n
   }
   const dates = released.map(r => r.date!)
   assert.deepEqual(dates, [...dates].sort().reverse(), 'newest first')
+})
+
+test('the package is public: named amorce, an exports map with types, the amorce command', async () => {
+  const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'))
+  assert.equal(pkg.name, 'amorce')
+  assert.equal(pkg.private, undefined, 'not private: it is published')
+  assert.deepEqual(pkg.exports['.'], { types: './dist/server/index.d.ts', import: './dist/server/index.js' })
+  assert.equal(pkg.bin.amorce, 'dist/server/cli/index.js')
+})
+
+test('the packed tarball holds what a host needs: the compiled server and its types, views, locales, public files, the schema part', () => {
+  // --ignore-scripts: the list only (npm pack would otherwise build first).
+  const out = execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const files = new Set<string>(JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f: { path: string }) => f.path))
+  for (const needed of [
+    'dist/server/index.js', 'dist/server/index.d.ts', 'dist/server/cli/index.js', 'dist/server/app/index.js',
+    'views/layouts/main.eta', 'views/error.eta', 'locales/en/common.json', 'locales/fr/common.json', 'public/app.css',
+    'prisma/amorce.prisma', 'docs/embedding.md', 'CHANGELOG.md', 'README.md'
+  ]) assert.ok(files.has(needed), `${needed} is in the package`)
+  for (const file of files) assert.ok(!/^(test|scripts|bench|examples)\/|\.test\.|\.tsbuildinfo$/.test(file), `${file} is not shipped`)
+})
+
+test('prisma/amorce.prisma is what the reference schema holds of Setting and AuditLog, field by field', async () => {
+  const fields = (schema: string, model: string) => {
+    const body = new RegExp(`^model ${model} \\{([\\s\\S]*?)^\\}`, 'm').exec(schema)?.[1] ?? ''
+    return body.split('\n').map(l => l.trim().replace(/\s+/g, ' ')).filter(l => l && !l.startsWith('//'))
+  }
+  const part = await readFile(path.join(repoRoot, 'prisma/amorce.prisma'), 'utf8')
+  const reference = await readFile(path.join(repoRoot, 'prisma/models.prisma'), 'utf8')
+  for (const model of ['Setting', 'AuditLog']) {
+    const own = fields(part, model)
+    assert.ok(own.length >= 3, `${model} has its fields in the schema part`)
+    for (const line of own) assert.ok(fields(reference, model).includes(line), `the reference app's ${model} has "${line}"`)
+  }
 })
