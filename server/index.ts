@@ -9,6 +9,8 @@ export type {
   AmorceOptions, AppDefinition, AppSchema, SchemaOptions, AmorceDb, AdminStore, AdminRecord, Brand, HostPlugin, PrismaClientClass
 } from './definition.ts'
 export type { AppState, Mode } from './state.ts'
+// (reply.page and reply.renderPage come with it: the type's module declares them on FastifyReply)
+export type { PageModel } from './plugins/render.ts'
 export type { Cache } from './cache/index.ts'
 export type { HostDb } from './runtime.ts'
 export type { MigrationStatus } from './db/migrate.ts'

@@ -46,12 +46,15 @@ export function searchPathEta (dirs: readonly string[], production: boolean): Et
   return eta
 }
 
+/** What a page is rendered with, besides the common context (t, lang, base, csrf(), languages, brand…). */
+export type PageModel = Record<string, unknown>
+
 declare module 'fastify' {
   interface FastifyReply {
-    /** Renders views/<template>.eta with the common page context. */
-    page(template: string, model?: Record<string, unknown>, status?: number): Promise<FastifyReply>
+    /** Renders `<template>.eta` (the app's views first, then Amorce's) with the common page context; no-store. */
+    page(template: string, model?: PageModel, status?: number): Promise<FastifyReply>
     /** Renders to a string (for streamed pages). */
-    renderPage(template: string, model?: Record<string, unknown>): Promise<string>
+    renderPage(template: string, model?: PageModel): Promise<string>
   }
 }
 

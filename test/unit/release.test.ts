@@ -1,9 +1,10 @@
 // Releases: the version is semver and CHANGELOG.md has its entry, in Keep a Changelog's form; the package is
 // public and ships what a host needs; the schema part matches the reference schema.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { repoRoot } from '../helpers/server.ts'
 
@@ -57,4 +58,66 @@ test('prisma/amorce.prisma is what the reference schema holds of Setting and Aud
     assert.ok(own.length >= 3, `${model} has its fields in the schema part`)
     for (const line of own) assert.ok(fields(reference, model).includes(line), `the reference app's ${model} has "${line}"`)
   }
+})
+
+test('a TypeScript host compiles against the package\'s published types (dist/*.d.ts through the exports map)', async t => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'amorce-consumer-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await mkdir(path.join(dir, 'node_modules'))
+  // The package as a dependency resolves it: through package.json's exports, to dist/server/index.d.ts.
+  await symlink(repoRoot, path.join(dir, 'node_modules', 'amorce'), 'dir')
+  await symlink(path.join(repoRoot, 'node_modules', 'fastify'), path.join(dir, 'node_modules', 'fastify'), 'dir')
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'host', type: 'module' }))
+  await writeFile(path.join(dir, 'host.ts'), `
+import amorce, { createServer, start, defaultSteps, defineStep, hashPassword, type AdminStore, type AmorceOptions } from 'amorce'
+import Fastify from 'fastify'
+
+declare module 'amorce' {
+  interface AmorceTypes { db: { note: { count(): Promise<number> } } }
+}
+
+const admin: AdminStore = {
+  create: async (_db, a) => ({ id: 1, username: a.username, email: a.email, passwordHash: a.passwordHash }),
+  find: async () => null,
+  setPassword: async () => {},
+  list: async () => []
+}
+const site = defineStep({ id: 'site', values: () => ({ name: '' }), submit: async () => ({}) })
+export const options: AmorceOptions = {
+  name: 'Notes',
+  root: '/srv/notes',
+  schema: { client: async () => class { constructor (_options: { adapter: unknown }) {} } },
+  admin,
+  steps: [...defaultSteps, site],
+  async app (fastify) {
+    fastify.get('/notes', async (req, reply) => {
+      const count: number = await fastify.amorce.db.note.count()
+      // @ts-expect-error: the host named its client's type; it has no such model
+      fastify.amorce.db.nothing
+      if (count === 0) return reply.page('notes/empty', { hash: await hashPassword('x') })
+      return { count, base: fastify.amorce.config.basePath, text: req.t('notes.title'), lang: req.lang }
+    })
+  },
+  languages: ['en', 'fr', 'de'],
+  brand: { name: 'Notes', logo: '/logo.svg' }
+}
+export async function run (): Promise<void> {
+  const app = await createServer({ ...options, logger: false })
+  await app.close()
+  const own = Fastify()
+  await own.register(amorce, options)
+  await start(options)
+}
+// @ts-expect-error: an app has a name
+export const nameless: AmorceOptions = { root: '/srv/notes', schema: options.schema, admin }
+`)
+  await writeFile(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+      skipLibCheck: true, types: ['node'], typeRoots: [path.join(repoRoot, 'node_modules/@types')]
+    },
+    files: ['host.ts']
+  }))
+  const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' })
+  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr)
 })
