@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -120,4 +121,17 @@ export const nameless: AmorceOptions = { root: '/srv/notes', schema: options.sch
   }))
   const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' })
   assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr)
+})
+
+test('README and the host and maintainer guides link only to files in the repository', async () => {
+  for (const doc of ['README.md', 'docs/embedding.md', 'docs/architecture.md']) {
+    const text = await readFile(path.join(repoRoot, doc), 'utf8')
+    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map(m => m[1]).filter(l => !/^(https?:|mailto:|#)/.test(l))
+    if (doc === 'README.md') assert.ok(links.length >= 10, `${doc} has its links (${links.length})`)
+    for (const link of links) {
+      const target = path.resolve(path.dirname(path.join(repoRoot, doc)), link.split('#')[0])
+      assert.ok(target.startsWith(repoRoot), `${doc}: ${link} stays in the repository`)
+      assert.ok(existsSync(target), `${doc}: ${link} exists`)
+    }
+  }
 })
