@@ -11,6 +11,7 @@ import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
 import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
+import { appSchema } from '../backup/schema.ts'
 import { createClient } from '../runtime.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
@@ -75,6 +76,8 @@ export async function backupCreate (ctx: CliContext, out: string): Promise<numbe
       provider,
       url,
       migrationsDir: await migrationsOf(ctx, provider),
+      // The app's own tables, as its (engine-neutral) SQLite migrations describe them.
+      tables: await appSchema(undefined, { migrationsDir: ctx.migrationsDir && provider === 'sqlite' ? ctx.migrationsDir : (await ctx.app()).definition.schema.migrationsDir('sqlite') }),
       tmpDir: path.dirname(target),
       onProgress: p => {
         if (!tty || (Date.now() - lastDraw < 100 && p.rowsDone !== p.rowsTotal)) return
