@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { translator } from '../i18n.ts'
 import type { Answers } from './answers.ts'
 import { loadChromium } from './playwright.ts'
@@ -28,6 +28,8 @@ export interface ReplayOptions {
   url: string
   token: string
   chromiumPath?: string
+  /** a browser already running (a fleet replay shares one): this replay opens its own context in it, and closes only that */
+  browser?: Browser
   /** where failure screenshots go */
   screenshotDir?: string
   onStep?: (report: StepReport) => void
@@ -57,17 +59,18 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
   const t = translator(answers.language)
   const base = opts.url.replace(/\/+$/, '')
   const executablePath = opts.chromiumPath ?? findChromium()
-  if (!executablePath) throw new ReplayError('browser', 'no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')
+  if (!executablePath && !opts.browser) throw new ReplayError('browser', 'no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')
 
   if (answers.restore && 'file' in answers.restore && !existsSync(backupFile(answers.restore.file))) {
     throw new ReplayError('restore', `cannot read the backup ${backupFile(answers.restore.file)}`)
   }
-  const browser = await launchChromium(executablePath)
+  const browser = opts.browser ?? await launchChromium(executablePath!)
+  let context: BrowserContext | undefined
   const reports: StepReport[] = []
   let current = 'start'
   let page: Page | undefined
   try {
-    const context = await browser.newContext({ locale: answers.language === 'fr' ? 'fr-FR' : 'en-US' })
+    context = await browser.newContext({ locale: answers.language === 'fr' ? 'fr-FR' : 'en-US' })
     page = await context.newPage()
     page.setDefaultTimeout(opts.timeoutMs ?? 30_000)
     const p = page
@@ -253,7 +256,8 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
     const message = err instanceof PageMessage ? err.message : err instanceof Error ? err.message.split('\n')[0] : String(err)
     throw new ReplayError(current, message, screenshot)
   } finally {
-    await browser.close()
+    if (opts.browser) await context?.close()
+    else await browser.close()
   }
 }
 
