@@ -16,6 +16,7 @@ import { historyTables, MysqlChangeUnsupported, nextMysqlScript, readDatamodel }
 import { composeSchema } from '../../server/cli/dev/schemas.ts'
 import { requireService } from '../helpers/services.ts'
 import { tempDir } from '../helpers/tmp.ts'
+import { runCli } from '../integration/cli/run.ts'
 
 const NOTES = path.join(repoRoot, 'examples/notes')
 const notes = hostLayout(NOTES)
@@ -103,4 +104,21 @@ test('amorce dev migration refuses stale schemas, and reports every provider\'s 
 test('a dev-only package the host lacks is named, for the CLI to say how to install it', () => {
   assert.throws(() => resolveDev('/nonexistent-host', '@prisma/not-a-package'), (error: unknown) => error instanceof DevPackageMissing && error.packageName === '@prisma/not-a-package')
   assert.match(resolveDev(NOTES, 'prisma/build/index.js', 'prisma'), /prisma[/\\]build[/\\]index\.js$/)
+})
+
+test('amorce dev: schemas on a new host writes default headers; usage and missing models are said in the user\'s language', async t => {
+  const dir = await tempDir(t, 'amorce-dev-')
+  const fr = await runCli(['dev', 'schemas', '--root', dir], { AMORCE_LANG: 'fr' }, dir)
+  assert.equal(fr.code, 2)
+  assert.equal(fr.err.trim(), `Pas de prisma/models.prisma\u00a0: lancez la commande dans le dossier de l’application, ou indiquez-le avec --root DOSSIER.`)
+  await cp(path.join(NOTES, 'prisma/models.prisma'), path.join(dir, 'app/prisma/models.prisma'))
+  const en = await runCli(['dev', 'schemas', '--root', 'app'], {}, dir)
+  assert.equal(en.code, 0, en.all)
+  assert.match(en.out, /wrote app\/prisma\/mysql\/header\.prisma \(a default header/)
+  assert.equal(await readFile(path.join(dir, 'app/prisma/postgresql/schema.prisma'), 'utf8'), await readFile(notes.schema('postgresql'), 'utf8'), 'the default header is the one Notes uses')
+  const usage = await runCli(['dev', 'migration', '--root', 'app'], {}, dir)
+  assert.equal(usage.code, 2)
+  assert.match(usage.err, /missing.*NAME[\s\S]*Usage: amorce dev schemas\|generate\|migration NAME/i)
+  const unknown = await runCli(['dev', 'frobnicate'], {}, dir)
+  assert.equal(unknown.code, 2)
 })
