@@ -3,7 +3,7 @@
 // process that starts in setup mode (they answer 404 once it is installed): an installed app never loads
 // the wizard's code, which keeps its memory small; /setup/* is then a plain 404.
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
@@ -23,10 +23,15 @@ import backupRoutes from './app/backup-routes.ts'
 import { connectionCause, databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
-import { createPrismaClient } from './db/client.ts'
 import { sqliteFilePath } from './db/migrate.ts'
 import type { AppState } from './state.ts'
-import { packageDir } from './paths.ts'
+import { fromPackageRoot, packageDir } from './paths.ts'
+import type { AppDefinition } from './definition.ts'
+import { defaultSteps } from './setup/registry.ts'
+import { adminStore } from './app/admin-store.ts'
+import { createPrismaClient } from './db/client.ts'
+import { viewsDir } from './plugins/render.ts'
+import { LANGUAGES, localesDir } from './i18n.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,6 +68,32 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   /** How long an unavailable install waits between reconnection attempts. */
   retryUnavailableMs?: number
+  /** the app to install and serve (default: the reference app); tests give extra steps through it */
+  definition?: AppDefinition
+}
+
+/**
+ * The reference app's definition: Amorce's default steps, its AdminUser table, its own Prisma schema.
+ * (The one place it is put together, for the plugin's options to take over.)
+ */
+export function referenceDefinition (): AppDefinition {
+  return {
+    name: 'Amorce',
+    root: fromPackageRoot(),
+    version: (JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')) as { version: string }).version,
+    schema: {
+      // The reference app's generated clients (server/db/generated/<provider>) and migrations (prisma/<provider>).
+      client: async provider => (await import(`./db/generated/${provider}/client${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`)).PrismaClient,
+      migrationsDir: provider => fromPackageRoot('prisma', provider, 'migrations'),
+      valueFormats: { 'AdminUser.passwordHash': 'argon2id' }
+    },
+    admin: adminStore,
+    steps: defaultSteps,
+    languages: LANGUAGES,
+    brand: { name: 'Amorce' },
+    views: [viewsDir],
+    locales: [localesDir]
+  }
 }
 
 export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -84,7 +115,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   })
 
   const wizardSessions = new MemoryStore()
-  const state: AppState = { mode: 'setup', config, sessionStore: wizardSessions }
+  const state: AppState = { mode: 'setup', config, definition: opts.definition ?? referenceDefinition(), sessionStore: wizardSessions }
   app.decorate('amorce', state)
 
   await decideMode(app, state)

@@ -13,7 +13,7 @@ interface Message { key: string, params?: Record<string, unknown> }
 
 /** The backup the install restores, when the person confirmed one. */
 export function chosenBackup (data: WizardData): { file: string, migration: string, sha256?: string } | undefined {
-  const restore = data.restore
+  const restore = data.answers.restore
   return restore && restore.mode !== 'fresh' && restore.confirmed ? { file: restore.file, migration: restore.summary.migration, sha256: restore.summary.sha256 } : undefined
 }
 
@@ -35,9 +35,9 @@ const SOURCE_ONLY_SETTINGS = ['wizard:admin', 'install:completedAt']
  */
 export async function restoreStage (data: WizardData, progress: (message: Message) => void, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
   const backup = chosenBackup(data)
-  if (!backup || !data.database) return { key: 'setup.finalize.stages.restoreSkipped' }
-  const provider = data.database.provider as Provider
-  const url = data.database.url
+  if (!backup || !data.answers.database) return { key: 'setup.finalize.stages.restoreSkipped' }
+  const provider = data.answers.database.provider as Provider
+  const url = data.answers.database.url
   const limits = backupLimits(env)
   // A resumed install whose earlier run committed the rows but died before the journal said so: the marker row,
   // committed with them, says this very backup is already loaded.
@@ -79,7 +79,7 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
 
 /** With the restored accounts kept, the admin stage only records the install. */
 export async function recordInstallWithRestoredAdmins (data: WizardData, detail: Record<string, string>): Promise<Message> {
-  const database = data.database!
+  const database = data.answers.database!
   const db = await createPrismaClient(database.provider, database.url)
   try {
     const count = await db.adminUser.count()
@@ -107,6 +107,6 @@ export function restoreFailure (error: unknown): Message {
 
 /** After the install, the uploaded backup (password hashes) has no reason to stay in DATA_DIR. */
 export async function removeRestoredUpload (data: WizardData, dataDir: string): Promise<void> {
-  const restore = data.restore
+  const restore = data.answers.restore
   if (restore && restore.mode === 'upload') await removeUpload(dataDir, restore.file)
 }

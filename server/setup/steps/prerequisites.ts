@@ -9,7 +9,7 @@ import { DATABASE_PROVIDERS, type AppConfig, type DatabaseProvider } from '../..
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/sqlite-probe.ts'
 import { fsCause } from '../../i18n.ts'
-import type { Step } from '../wizard.ts'
+import { defineStep } from '../step.ts'
 
 export type CheckLevel = 'required' | 'optional' | 'info'
 export interface CheckResult {
@@ -80,9 +80,11 @@ export async function runChecks (config: AppConfig, opts: { generatedDir?: strin
   ]
 }
 
-export const prerequisitesStep: Step = {
+export const prerequisitesStep = defineStep({
   id: 'prerequisites',
+  fields: {},
   values: () => ({}),
+  unattended: () => ({}),
   async view (ctx) {
     const checks = await runChecks(ctx.config)
     return { checks, blocking: checks.some(c => c.level === 'required' && !c.ok) }
@@ -94,5 +96,9 @@ export const prerequisitesStep: Step = {
       return { errors: { _form: { key: 'setup.prerequisites.errors.requiredFailing', params: { count: failing.length } } }, view: { checks, blocking: true } }
     }
     return {}
+  },
+  async replay ({ next, expectNext }) {
+    await next()
+    await expectNext()
   }
-}
+})

@@ -23,8 +23,10 @@ test('a resumed install skips a restore its crashed run had committed; another b
 
   const url = (await emptyDatabase(t, 'sqlite'))!
   const data = {
-    database: { provider: 'sqlite', url },
-    restore: { mode: 'path', file, summary, confirmed: true }
+    answers: {
+      database: { provider: 'sqlite', url },
+      restore: { mode: 'path', file, summary, confirmed: true }
+    }
   } as unknown as WizardData
   // The finalize's migrate stage: up to the backup's level.
   await migrate({ provider: 'sqlite', url, upTo: summary.migration })
@@ -49,6 +51,6 @@ test('a resumed install skips a restore its crashed run had committed; another b
   await seed('sqlite', otherSource, { Setting: [['another', 'backup', new Date('2026-01-01T00:00:00.000Z')]] })
   await createBackup(createWriteStream(other), { provider: 'sqlite', url: otherSource })
   const otherSummary = await verifyBackup(other, { provider: 'sqlite', limits: backupLimits({}) })
-  const otherData = { ...data, restore: { mode: 'path', file: other, summary: otherSummary, confirmed: true } } as unknown as WizardData
+  const otherData = { ...data, answers: { ...data.answers, restore: { mode: 'path', file: other, summary: otherSummary, confirmed: true } } } as unknown as WizardData
   await assert.rejects(restoreStage(otherData, () => {}, {}), { code: 'targetNotEmpty' })
 })
