@@ -70,6 +70,8 @@ export interface ServerOptions extends PluginOptions {
 
 /** The configuration createServer already read, handed to the plugin so it is read once. */
 const PRELOADED_CONFIG = Symbol('amorce.config')
+/** A definition already resolved (tests that put a host's parts together by hand). */
+const RESOLVED_DEFINITION = Symbol('amorce.definition')
 
 /**
  * The Fastify server options Amorce recommends for a configuration: pino with secrets redacted and the query
@@ -102,7 +104,7 @@ export async function createServer (options: ServerOptions): Promise<FastifyInst
 export const amorce = fp<PluginOptions>(amorcePlugin, { name: 'amorce', fastify: '5.x' })
 
 async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise<void> {
-  const definition = resolveDefinition(opts)
+  const definition = (opts as { [RESOLVED_DEFINITION]?: AppDefinition })[RESOLVED_DEFINITION] ?? resolveDefinition(opts)
   const env = opts.env ?? process.env
   const reloadConfig = () => loadConfig(env, opts.cwd)
   const config = (opts as { [PRELOADED_CONFIG]?: AppConfig })[PRELOADED_CONFIG] ?? await reloadConfig()
@@ -373,6 +375,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   /** How long an unavailable install waits between reconnection attempts. */
   retryUnavailableMs?: number
+  /** the app's definition already resolved (default: the reference app's); tests give extra steps through it */
+  definition?: AppDefinition
 }
 
 /** The reference app's definition, resolved (tests that call a step directly). */
@@ -382,5 +386,6 @@ export function referenceDefinition (): AppDefinition {
 
 /** The reference app (server/app/) on createServer: a test and `npm start` shortcut. */
 export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
-  return createServer({ ...reference, ...opts })
+  const { definition, ...rest } = opts
+  return createServer({ ...reference, ...rest, ...(definition ? { [RESOLVED_DEFINITION]: definition } : {}) })
 }

@@ -175,6 +175,12 @@ export interface Step<Id extends string = string> {
   installed?(ctx: { data: WizardData, config: AppConfig, log: FastifyBaseLogger }): Promise<void>
   /** after a crash: puts back into the answers what the journal left out (a password, from the `.env`); false: ask again */
   resume?(data: WizardData, env: Record<string, string> | null): boolean
+  /**
+   * The form input its section of an answers file gives, for an install at first start from a file
+   * (AMORCE_ANSWERS); secrets already read from the environment. Default: the section's own values, as the
+   * fields' strings (true → "yes"). undefined: the step cannot be answered without the browser.
+   */
+  fromAnswers?(section: any, answers: Record<string, any>): Input | undefined
   /** how the replay fills its page from its section of the answers file */
   replay?(ctx: ReplayContext): Promise<void>
   /** the JSON Schema of its section of the answers file (default: an object of its non-secret-free fields) */

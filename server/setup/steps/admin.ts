@@ -176,6 +176,9 @@ export const adminStep = defineStep({
     }
   },
   answersRequired: true,
+  fromAnswers: (admin): Record<string, string> => admin.keepRestored
+    ? { accounts: 'keep' }
+    : { accounts: 'new', username: admin.username, email: admin.email ?? '', password: admin.password, confirm: admin.password },
   async replay ({ page: p, answer: admin, t, next, expectNext, fail }) {
     const choice = (value: 'keep' | 'new') => p.getByRole('radio', { name: t(`setup.admin.accountChoices.${value}`) })
     if (admin.keepRestored) {

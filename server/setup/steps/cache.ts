@@ -386,6 +386,9 @@ export const cacheStep = defineStep({
     ]
   },
   answersRequired: true,
+  fromAnswers: (cache): Input => cache.backend === 'redis'
+    ? { backend: 'redis', redisInput: 'url', redisUrl: cache.url, redisPassword: cache.password ?? '', confirmNonEmpty: cache.allowNonEmpty ? 'yes' : '' }
+    : cache.backend === 'filesystem' ? { backend: 'filesystem', dir: cache.dir } : { backend: cache.backend },
   async replay ({ page: p, answer, t, next, expectNext }) {
     await p.getByRole('radio', { name: t(`setup.cache.backends.${answer.backend}`) }).check()
     if (answer.backend === 'filesystem') await p.getByLabel(t('setup.cache.dir'), { exact: true }).fill(answer.dir)

@@ -522,6 +522,15 @@ export const databaseStep = defineStep({
     ]
   },
   answersRequired: true,
+  fromAnswers: (db): Input => ({
+    instances: db.multipleInstances ? 'multiple' : 'single',
+    ...(db.provider === 'sqlite'
+      ? { provider: 'sqlite', file: db.file }
+      : db.url !== undefined
+        ? { provider: db.provider, url: db.url }
+        : { provider: db.provider, host: db.host ?? '', port: db.port === undefined ? '' : String(db.port), user: db.user ?? '', password: db.password ?? '', database: db.database ?? '', tls: db.ssl ?? 'off', caFile: db.caFile ?? '' }),
+    confirmOtherTables: db.allowOtherTables ? 'yes' : ''
+  }),
   replay: replayDatabase
 })
 

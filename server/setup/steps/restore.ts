@@ -159,6 +159,8 @@ export const restoreStep = defineStep({
       }
     ]
   },
+  // A backup is uploaded or verified then confirmed through the page: without the browser, a fresh start only.
+  fromAnswers: restore => restore === null || restore === undefined ? { mode: 'fresh' } : undefined,
   async replay ({ page: p, answer: restore, t, next, expectNext, pageError, fail }) {
     if (!restore) {
       await p.getByRole('radio', { name: t('setup.restore.modes.fresh') }).check()
