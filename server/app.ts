@@ -89,7 +89,7 @@ export function serverOptions (config: AppConfig, logger?: FastifyServerOptions[
 
 /** A Fastify instance with Amorce's recommended server options and the plugin registered (not yet listening). */
 export async function createServer (options: ServerOptions): Promise<FastifyInstance> {
-  const config = await loadConfig(options.env ?? process.env, options.cwd)
+  const config = await loadConfig(options.env ?? process.env, options.cwd, { languages: options.languages })
   const app = Fastify(serverOptions(config, options.logger))
   try {
     await app.register(amorce, { ...options, [PRELOADED_CONFIG]: config } as PluginOptions)
@@ -106,7 +106,7 @@ export const amorce = fp<PluginOptions>(amorcePlugin, { name: 'amorce', fastify:
 async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise<void> {
   const definition = (opts as { [RESOLVED_DEFINITION]?: AppDefinition })[RESOLVED_DEFINITION] ?? resolveDefinition(opts)
   const env = opts.env ?? process.env
-  const reloadConfig = () => loadConfig(env, opts.cwd)
+  const reloadConfig = () => loadConfig(env, opts.cwd, { languages: definition.languages })
   const config = (opts as { [PRELOADED_CONFIG]?: AppConfig })[PRELOADED_CONFIG] ?? await reloadConfig()
   const i18n = await createI18n(definition.locales, definition.languages)
 
