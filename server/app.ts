@@ -75,7 +75,7 @@ const RESOLVED_DEFINITION = Symbol('amorce.definition')
 
 /**
  * The Fastify server options Amorce recommends for a configuration: pino with secrets redacted and the query
- * string dropped, X-Forwarded-* trusted for TRUST_PROXY hops only, a 256 KiB body limit.
+ * string dropped, X-Forwarded-* trusted for TRUST_PROXY hops only, a 256 KiB body limit, no plugin timeout.
  */
 export function serverOptions (config: AppConfig, logger?: FastifyServerOptions['logger']): FastifyServerOptions {
   return {
@@ -83,7 +83,10 @@ export function serverOptions (config: AppConfig, logger?: FastifyServerOptions[
     // A number of hops, never `true`: trusting every hop would let a client set its own address.
     // (Hop 0 is the socket's peer, the proxy itself; the address before it in X-Forwarded-For is the client.)
     trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
-    bodyLimit: 256 * 1024
+    bodyLimit: 256 * 1024,
+    // The plugin opens normal mode while it loads: pending migrations, waiting for another instance's
+    // migration lock, can take longer than Fastify's 10 s plugin timeout.
+    pluginTimeout: 0
   }
 }
 
