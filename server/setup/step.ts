@@ -105,6 +105,10 @@ export interface StageContext {
   config: AppConfig
   setup: SetupState
   definition: AppDefinition
+  /** where the host keeps its administrators (definition.admin) */
+  admin: AppDefinition['admin']
+  /** texts in the install's language (the language step's answer) */
+  t: TFunction
   log: FastifyBaseLogger
   /** the values the `.env` is written from (the database, the cache, the language, the session secret) */
   values: ConfigValues
