@@ -14,7 +14,7 @@ import type { TFunction } from 'i18next'
 import { loadConfig, type AppConfig } from './config/config.ts'
 import { CacheSessionStore, SwitchableSessionStore } from './cache/session-store.ts'
 import { cacheRateLimitStore } from './cache/rate-limit-store.ts'
-import { isLanguage, negotiateLanguage, translator, type Language } from './i18n.ts'
+import { createTranslator, isLanguage, negotiateLanguage, type Language } from './i18n.ts'
 import render from './plugins/render.ts'
 import security, { isCsrfError } from './plugins/security.ts'
 import appRoutes from './app/routes.ts'
@@ -114,8 +114,11 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url })
   })
 
+  // The app's texts: Amorce's, under a host's own when its definition names other locale directories.
+  const definition = opts.definition ?? referenceDefinition()
+  const translate = await createTranslator(definition.locales)
   const wizardSessions = new MemoryStore()
-  const state: AppState = { mode: 'setup', config, definition: opts.definition ?? referenceDefinition(), sessionStore: wizardSessions }
+  const state: AppState = { mode: 'setup', config, definition, sessionStore: wizardSessions }
   app.decorate('amorce', state)
 
   await decideMode(app, state)
@@ -154,7 +157,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     lang ??= isLanguage(cookieLang) ? cookieLang : undefined
     lang ??= negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
     req.lang = lang
-    req.t = translator(lang)
+    req.t = translate(lang)
   })
 
   // Normal mode that could not start retries on later requests, so it recovers by itself.
@@ -177,7 +180,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       // Failed before the language hook ran (e.g. the session store did not answer): still localized.
       const cookieLang = req.cookies?.['amorce.lang']
       req.lang = isLanguage(cookieLang) ? cookieLang : negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
-      req.t = translator(req.lang)
+      req.t = translate(req.lang)
     }
     if (isCsrfError(err)) {
       req.log.info({ code: err.code }, 'CSRF check failed')

@@ -53,8 +53,8 @@ function bodySchema (fields: Record<string, unknown>): Record<string, unknown> {
 /** An Ajv error as a field message, in the reader's language (setup.fields.*). */
 function fieldError (e: ErrorObject): FieldError {
   const p = e.params as { limit?: number, allowedValues?: unknown[] }
-  if (e.keyword === 'maxLength') return { key: 'setup.fields.tooLong', params: { limit: p.limit } }
-  if (e.keyword === 'minLength') return { key: 'setup.fields.tooShort', params: { limit: p.limit } }
+  if (e.keyword === 'maxLength') return { key: 'setup.fields.tooLong', params: { limit: p.limit, count: p.limit } }
+  if (e.keyword === 'minLength') return { key: 'setup.fields.tooShort', params: { limit: p.limit, count: p.limit } }
   if (e.keyword === 'enum') return { key: 'setup.fields.choose' }
   if (e.keyword === 'type') return { key: 'setup.fields.oneValue' }
   return { key: 'setup.fields.invalid' }
@@ -70,6 +70,10 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   // single repeated value read as that value.
   const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+
+  app.addHook('onRoute', route => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })
+  })
 
   // The install lock, checked on every request and every path under /setup.
   app.addHook('onRequest', async (_req, reply) => {
@@ -219,7 +223,6 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     })
     app.post(`/${step.id}`, routeOptions(formSchema(fields)), async (req, reply) => submitStep(req, reply, step))
   }
-  // Any other address under /setup: behind the token gate like the rest, then not found.
   // "Download these answers" on the summary page: the answers file of this wizard, secrets as ${NAME} (export.ts).
   app.get('/answers.json', routeOptions(pageSchema), async (req, reply) => {
     if (req.validationError) return badRequest(reply)
@@ -232,8 +235,9 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       .send(JSON.stringify(answers, null, 2) + '\n')
   })
 
-  app.get('/:step', async (_req, reply) => reply.callNotFound())
-  app.post('/:step', async (_req, reply) => reply.callNotFound())
+  // Any other address under /setup: behind the token gate like the rest, then not found.
+  app.get('/:step', routeOptions(pageSchema), async (_req, reply) => reply.callNotFound())
+  app.post('/:step', routeOptions(formSchema({})), async (_req, reply) => reply.callNotFound())
 
   async function showStep (req: FastifyRequest, reply: FastifyReply, step: Step) {
     if (await interrupted(req)) return reply.redirect(url('/resume'), 303)

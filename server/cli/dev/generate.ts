@@ -34,12 +34,11 @@ export function runPrismaCli (root: string, args: string[], env: NodeJS.ProcessE
   })
 }
 
-/** Generates the clients; one provider after the other (each `prisma generate` loads its own wasm). */
+/** Generates the clients, the providers side by side (each is its own `prisma generate` process). */
 export async function generateClients (root: string, providers: readonly DevProvider[] = DEV_PROVIDERS): Promise<DevProvider[]> {
   const layout = hostLayout(root)
-  for (const provider of providers) {
-    const r = await runPrismaCli(layout.root, ['generate', '--schema', layout.schema(provider)])
-    if (r.code !== 0) throw new PrismaCliFailed(provider, r.output)
-  }
+  const runs = await Promise.all(providers.map(async provider => ({ provider, ...await runPrismaCli(layout.root, ['generate', '--schema', layout.schema(provider)]) })))
+  const failed = runs.find(r => r.code !== 0)
+  if (failed) throw new PrismaCliFailed(failed.provider, failed.output)
   return [...providers]
 }
