@@ -185,6 +185,14 @@ export interface Step<Id extends string = string> {
    * fields' strings (true → "yes"). undefined: the step cannot be answered without the browser.
    */
   fromAnswers?(section: any, answers: Record<string, any>): Input | undefined
+  /**
+   * Its section of an answers file from its accepted answer ("Download these answers"): every secret (and
+   * anything else to give at replay time) as `variable(NAME)`, a `${NAME}` placeholder listed beside the
+   * download; a path under the data directory
+   * as `place(path)` (relative where it can be). Default: its non-secret fields' values, each secret field
+   * a placeholder. undefined: no section.
+   */
+  toAnswers?(ctx: StepContext, variable: (name: string) => string, place: (file: string) => string): unknown
   /** how the replay fills its page from its section of the answers file */
   replay?(ctx: ReplayContext): Promise<void>
   /** the JSON Schema of its section of the answers file (default: an object of its non-secret-free fields) */
