@@ -27,7 +27,7 @@ export interface FieldSpec {
 }
 
 export interface FieldError { key: string, params?: Record<string, unknown> }
-export type Errors = Record<string, FieldError>
+export type Errors = Partial<Record<string, FieldError>>
 export type Input = Record<string, string>
 
 /** The answers of the default steps, typed; a host step's answer is `answers[<its id>]`, whatever it stores. */
