@@ -11,6 +11,7 @@ import { isLanguage } from '../i18n.ts'
 import { answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, type FinalizeDeps, type StageEvent } from './finalize.ts'
 import { formInput } from '../form.ts'
 import { presetInputs } from './preset.ts'
+import { exportAnswers } from './export.ts'
 import { tokenMatches } from './token.ts'
 import { answersSnapshot, newWizardData, type Registry } from './registry.ts'
 import type { Errors, FieldError, Input, Step, StepContext, WizardData } from './step.ts'
@@ -52,8 +53,8 @@ function bodySchema (fields: Record<string, unknown>): Record<string, unknown> {
 /** An Ajv error as a field message, in the reader's language (setup.fields.*). */
 function fieldError (e: ErrorObject): FieldError {
   const p = e.params as { limit?: number, allowedValues?: unknown[] }
-  if (e.keyword === 'maxLength') return { key: 'setup.fields.tooLong', params: { limit: p.limit } }
-  if (e.keyword === 'minLength') return { key: 'setup.fields.tooShort', params: { limit: p.limit } }
+  if (e.keyword === 'maxLength') return { key: 'setup.fields.tooLong', params: { limit: p.limit, count: p.limit } }
+  if (e.keyword === 'minLength') return { key: 'setup.fields.tooShort', params: { limit: p.limit, count: p.limit } }
   if (e.keyword === 'enum') return { key: 'setup.fields.choose' }
   if (e.keyword === 'type') return { key: 'setup.fields.oneValue' }
   return { key: 'setup.fields.invalid' }
@@ -69,6 +70,10 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   // single repeated value read as that value.
   const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+
+  app.addHook('onRoute', route => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })
+  })
 
   // The install lock, checked on every request and every path under /setup.
   app.addHook('onRequest', async (_req, reply) => {
@@ -218,9 +223,21 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     })
     app.post(`/${step.id}`, routeOptions(formSchema(fields)), async (req, reply) => submitStep(req, reply, step))
   }
+  // "Download these answers" on the summary page: the answers file of this wizard, secrets as ${NAME} (export.ts).
+  app.get('/answers.json', routeOptions(pageSchema), async (req, reply) => {
+    if (req.validationError) return badRequest(reply)
+    const data = wizard(req)
+    const open = registry().steps.find(s => !s.final && !data.done.includes(s.id))
+    if (open) return reply.redirect(url(`/${open.id}`), 303)
+    const { answers } = exportAnswers(registry(), context(req, data))
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-disposition', 'attachment; filename="answers.json"')
+      .send(JSON.stringify(answers, null, 2) + '\n')
+  })
+
   // Any other address under /setup: behind the token gate like the rest, then not found.
-  app.get('/:step', async (_req, reply) => reply.callNotFound())
-  app.post('/:step', async (_req, reply) => reply.callNotFound())
+  app.get('/:step', routeOptions(pageSchema), async (_req, reply) => reply.callNotFound())
+  app.post('/:step', routeOptions(formSchema({})), async (_req, reply) => reply.callNotFound())
 
   async function showStep (req: FastifyRequest, reply: FastifyReply, step: Step) {
     if (await interrupted(req)) return reply.redirect(url('/resume'), 303)

@@ -11,10 +11,12 @@ export interface WizardState {
   job?: FinalizeJob
   /** wrong setup tokens per client address */
   tokenFailures: FailureLimiter
+  /** every setup route as registered, with its schema: lets a test prove each one declares its input */
+  routeSchemas: Array<{ method: string, url: string, schema: { body?: unknown, querystring?: unknown } }>
 }
 
 /** This instance's wizard state, made on first use from the app's definition (its steps). */
 export function wizardState (app: FastifyInstance): WizardState {
-  app.amorce.wizard ??= { registry: createRegistry(app.amorce.definition.steps), tokenFailures: new FailureLimiter() }
+  app.amorce.wizard ??= { registry: createRegistry(app.amorce.definition.steps), tokenFailures: new FailureLimiter(), routeSchemas: [] }
   return app.amorce.wizard
 }

@@ -105,6 +105,10 @@ export interface StageContext {
   config: AppConfig
   setup: SetupState
   definition: AppDefinition
+  /** where the host keeps its administrators (definition.admin) */
+  admin: AppDefinition['admin']
+  /** texts in the install's language (the language step's answer) */
+  t: TFunction
   log: FastifyBaseLogger
   /** the values the `.env` is written from (the database, the cache, the language, the session secret) */
   values: ConfigValues
@@ -175,6 +179,20 @@ export interface Step<Id extends string = string> {
   installed?(ctx: { data: WizardData, config: AppConfig, log: FastifyBaseLogger }): Promise<void>
   /** after a crash: puts back into the answers what the journal left out (a password, from the `.env`); false: ask again */
   resume?(data: WizardData, env: Record<string, string> | null): boolean
+  /**
+   * The form input its section of an answers file gives, for an install at first start from a file
+   * (AMORCE_ANSWERS); secrets already read from the environment. Default: the section's own values, as the
+   * fields' strings (true → "yes"). undefined: the step cannot be answered without the browser.
+   */
+  fromAnswers?(section: any, answers: Record<string, any>): Input | undefined
+  /**
+   * Its section of an answers file from its accepted answer ("Download these answers"): every secret (and
+   * anything else to give at replay time) as `variable(NAME)`, a `${NAME}` placeholder listed beside the
+   * download; a path under the data directory
+   * as `place(path)` (relative where it can be). Default: its non-secret fields' values, each secret field
+   * a placeholder. undefined: no section.
+   */
+  toAnswers?(ctx: StepContext, variable: (name: string) => string, place: (file: string) => string): unknown
   /** how the replay fills its page from its section of the answers file */
   replay?(ctx: ReplayContext): Promise<void>
   /** the JSON Schema of its section of the answers file (default: an object of its non-secret-free fields) */

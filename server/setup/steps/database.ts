@@ -522,6 +522,32 @@ export const databaseStep = defineStep({
     ]
   },
   answersRequired: true,
+  fromAnswers: (db): Input => ({
+    instances: db.multipleInstances ? 'multiple' : 'single',
+    ...(db.provider === 'sqlite'
+      ? { provider: 'sqlite', file: db.file }
+      : db.url !== undefined
+        ? { provider: db.provider, url: db.url }
+        : { provider: db.provider, host: db.host ?? '', port: db.port === undefined ? '' : String(db.port), user: db.user ?? '', password: db.password ?? '', database: db.database ?? '', tls: db.ssl ?? 'off', caFile: db.caFile ?? '' }),
+    confirmOtherTables: db.allowOtherTables ? 'yes' : ''
+  }),
+  toAnswers (ctx, variable, place) {
+    const db = ctx.data.answers.database
+    if (!db) return undefined
+    if (db.provider === 'sqlite') return { provider: 'sqlite', file: place(db.file), ...(db.multipleInstances && { multipleInstances: true }) }
+    return {
+      provider: db.provider,
+      host: db.host,
+      port: db.port,
+      user: db.user,
+      ...(db.password && { password: variable('DB_PASSWORD') }),
+      database: db.database,
+      ssl: db.tls,
+      ...(db.caFile && { caFile: db.caFile }),
+      ...(db.multipleInstances && { multipleInstances: true }),
+      ...(db.allowOtherTables && { allowOtherTables: true })
+    }
+  },
   replay: replayDatabase
 })
 

@@ -19,6 +19,8 @@ export const languageStep = defineStep({
     input: (_env, config) => config.fromEnvironment.includes('APP_LOCALE') && config.values.appLocale ? { language: config.values.appLocale } : undefined
   },
   unattended: ctx => ({ language: ctx.lang }),
+  fromAnswers: language => ({ language: String(language) }),
+  toAnswers: ctx => ctx.data.answers.language,
   answers: { enum: [...LANGUAGES], description: "The wizard's and the installed app's language." },
   answersRequired: true,
   async replay ({ page, answer, t, next, expectNext }) {
