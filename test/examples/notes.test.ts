@@ -126,6 +126,32 @@ test('the Site step is 4 files (module, view, en, fr) plus its line in the step 
   assert.deepEqual(keys(fr).sort(), keys(en).sort())
 })
 
+test('the Site step validates its answer (IANA zones only, a name of 1 to 80 characters), is preset by SITE_NAME / SITE_TIMEZONE, and sums it up', async () => {
+  const { dir } = compiledApp()
+  const { siteStep, canonicalTimeZone } = await import(pathToFileURL(path.join(dir, 'dist/steps/site.js')).href)
+  const submit = async (input: Record<string, string>) => {
+    const ctx = { data: { answers: {} as Record<string, unknown> }, definition: { name: 'Notes' } }
+    const outcome = await siteStep.submit(input, ctx)
+    return { errors: outcome.errors ? Object.fromEntries(Object.entries(outcome.errors).map(([k, v]) => [k, (v as { key: string }).key])) : undefined, answer: ctx.data.answers.site, ctx }
+  }
+  const accepted = await submit({ name: '  Mon carnet ', timezone: 'america/new_york' })
+  assert.equal(accepted.errors, undefined)
+  assert.deepEqual(accepted.answer, { name: 'Mon carnet', timezone: 'America/New_York' }, 'trimmed, and the zone in its canonical spelling')
+  for (const zone of ['+02:00', 'CET', 'Mars/Olympus_Mons', '', 'Europe/Paris/../x']) {
+    assert.equal((await submit({ name: 'x', timezone: zone })).errors?.timezone, 'setup.site.errors.timezone', zone)
+  }
+  assert.equal(canonicalTimeZone('UTC'), 'UTC')
+  assert.equal((await submit({ name: '   ', timezone: 'UTC' })).errors?.name, 'setup.site.errors.nameRequired')
+  assert.equal((await submit({ name: 'é'.repeat(81), timezone: 'UTC' })).errors?.name, 'setup.site.errors.nameTooLong')
+  assert.equal((await submit({ name: 'é'.repeat(80), timezone: 'UTC' })).errors, undefined)
+  assert.deepEqual(siteStep.preset.env, ['SITE_NAME', 'SITE_TIMEZONE'])
+  assert.deepEqual(siteStep.preset.input({ SITE_NAME: 'Ours', SITE_TIMEZONE: 'Asia/Tokyo' }, {}), { name: 'Ours', timezone: 'Asia/Tokyo' })
+  assert.deepEqual(siteStep.preset.input({ SITE_NAME: 'Ours' }, {}), { name: 'Ours', timezone: 'UTC' })
+  assert.equal(siteStep.preset.input({ SITE_TIMEZONE: 'Asia/Tokyo' }, {}), undefined)
+  const { ctx } = await submit({ name: 'Ours', timezone: 'Asia/Tokyo' })
+  assert.deepEqual(siteStep.summary(ctx), [{ key: 'setup.site.summary.name', value: 'Ours' }, { key: 'setup.site.summary.timezone', value: 'Asia/Tokyo' }])
+})
+
 // ---------------------------------------------------------------------------------------------
 // The Prisma side on the three engines
 
