@@ -22,6 +22,7 @@ export const languageStep = defineStep({
   },
   unattended: ctx => ({ language: ctx.lang }),
   fromAnswers: language => ({ language: String(language) }),
+  toAnswers: ctx => ctx.data.answers.language,
   answers: { enum: [...LANGUAGES], description: "The wizard's and the installed app's language." },
   answersRequired: true,
   async replay ({ page, answer, t, next, expectNext }) {
