@@ -75,7 +75,7 @@ const RESOLVED_DEFINITION = Symbol('amorce.definition')
 
 /**
  * The Fastify server options Amorce recommends for a configuration: pino with secrets redacted and the query
- * string dropped, X-Forwarded-* trusted for TRUST_PROXY hops only, a 256 KiB body limit.
+ * string dropped, X-Forwarded-* trusted for TRUST_PROXY hops only, a 256 KiB body limit, no plugin timeout.
  */
 export function serverOptions (config: AppConfig, logger?: FastifyServerOptions['logger']): FastifyServerOptions {
   return {
@@ -83,13 +83,16 @@ export function serverOptions (config: AppConfig, logger?: FastifyServerOptions[
     // A number of hops, never `true`: trusting every hop would let a client set its own address.
     // (Hop 0 is the socket's peer, the proxy itself; the address before it in X-Forwarded-For is the client.)
     trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
-    bodyLimit: 256 * 1024
+    bodyLimit: 256 * 1024,
+    // The plugin opens normal mode while it loads: pending migrations, waiting for another instance's
+    // migration lock, can take longer than Fastify's 10 s plugin timeout.
+    pluginTimeout: 0
   }
 }
 
 /** A Fastify instance with Amorce's recommended server options and the plugin registered (not yet listening). */
 export async function createServer (options: ServerOptions): Promise<FastifyInstance> {
-  const config = await loadConfig(options.env ?? process.env, options.cwd)
+  const config = await loadConfig(options.env ?? process.env, options.cwd, { languages: options.languages })
   const app = Fastify(serverOptions(config, options.logger))
   try {
     await app.register(amorce, { ...options, [PRELOADED_CONFIG]: config } as PluginOptions)
@@ -106,7 +109,7 @@ export const amorce = fp<PluginOptions>(amorcePlugin, { name: 'amorce', fastify:
 async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise<void> {
   const definition = (opts as { [RESOLVED_DEFINITION]?: AppDefinition })[RESOLVED_DEFINITION] ?? resolveDefinition(opts)
   const env = opts.env ?? process.env
-  const reloadConfig = () => loadConfig(env, opts.cwd)
+  const reloadConfig = () => loadConfig(env, opts.cwd, { languages: definition.languages })
   const config = (opts as { [PRELOADED_CONFIG]?: AppConfig })[PRELOADED_CONFIG] ?? await reloadConfig()
   const i18n = await createI18n(definition.locales, definition.languages)
 

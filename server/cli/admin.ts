@@ -51,7 +51,7 @@ async function readPiped (ctx: CliContext): Promise<string> {
 
 export async function resetPassword (ctx: CliContext, username: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!config.installed || !provider || !url) {
     ctx.err(t('cli.admin.notInstalled', { file: config.envFile }))

@@ -59,7 +59,7 @@ function printSummary (ctx: CliContext, s: BackupSummary): void {
 
 export async function backupCreate (ctx: CliContext, out: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!config.installed || provider === undefined || url === undefined) {
     ctx.err(t('cli.backup.notInstalled', { file: config.envFile }))
@@ -117,7 +117,7 @@ async function targetEngine (ctx: CliContext, config: AppConfig, file: string, l
 
 export async function backupVerify (ctx: CliContext, file: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const limits = backupLimits(ctx.env)
   const target = path.resolve(ctx.cwd, file)
   try {
@@ -160,7 +160,7 @@ async function targetProblem (provider: Provider, url: string): Promise<{ key: s
 
 export async function restore (ctx: CliContext, file: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (config.installed) {
     ctx.err(t('cli.restore.installed', { file: config.envFile }))

@@ -160,7 +160,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
   const { t, out } = ctx
   let config: AppConfig
   try {
-    config = await loadConfig(ctx.env, ctx.cwd)
+    config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     out(`${t('cli.doctor.marks.fail')} ${t('cli.doctor.areas.config')}: ${t('cli.errors.config', { detail: err.message })}`)

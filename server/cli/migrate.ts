@@ -36,7 +36,7 @@ function printStatus (ctx: CliContext, s: MigrationStatus): void {
 
 /** The configuration, its database and that database's migration history; null (said on stderr) when unreadable. */
 async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<Awaited<ReturnType<typeof target>>>, s: MigrationStatus } | null> {
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const db = await target(ctx, config)
   if (!db) return null
   try {

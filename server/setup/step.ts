@@ -27,9 +27,7 @@ export interface FieldSpec {
 }
 
 export interface FieldError { key: string, params?: Record<string, unknown> }
-/** Per field. A value may be typed `undefined`: a step whose paths return different fields (`{ errors: { a } }` or
- * `{ errors: { b } }`) then type-checks without annotations. */
-export type Errors = Record<string, FieldError | undefined>
+export type Errors = Partial<Record<string, FieldError>>
 export type Input = Record<string, string>
 
 /** The answers of the default steps, typed; a host step's answer is `answers[<its id>]`, whatever it stores. */

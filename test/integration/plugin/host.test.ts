@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import amorce, { createServer, type AmorceOptions } from '../../../server/index.ts'
 import reference from '../../../server/app/index.ts'
 import { installedEnv, writeEnv } from '../cache/installed.ts'
-import { tempDir, text } from '../../helpers/app.ts'
+import { authorizedClient, tempDir, text } from '../../helpers/app.ts'
 
 /** A host unlike the reference app: its own name, root, normal mode; the reference schema stands for its tables. */
 function host (root: string, extra: Partial<AmorceOptions> = {}): AmorceOptions {
@@ -113,6 +113,26 @@ test('a third language from the host\'s locales: negotiated, in the switcher, it
   assert.match(text(res), /Deutsch/)
   const en = await app.inject({ url: '/setup/token', headers: { 'accept-language': 'en' } })
   assert.match(en.body, /hreflang="de">Deutsch</)
+
+  // The language step offers it and takes it.
+  const client = await authorizedClient(app)
+  const step = await client.get('/setup/language')
+  assert.match(step.body, /name="language" value="de"/)
+  const chosen = await client.post('/setup/language', { language: 'de', _action: 'next' })
+  assert.equal(chosen.statusCode, 303, chosen.body.slice(0, 300))
+  assert.match(String(chosen.headers['set-cookie']), /amorce\.lang=de/)
+})
+
+test('an install whose default language is a host\'s third one starts (APP_LOCALE=de is one of its languages)', async t => {
+  const dir = await tempDir(t)
+  await mkdir(path.join(dir, 'data'), { recursive: true })
+  await writeEnv(path.join(dir, '.env'), { ...installedEnv(dir, { backend: 'memory' }), APP_LOCALE: 'de' })
+  const app = await hostServer(t, host(dir, { languages: ['en', 'fr', 'de'] }))
+  assert.equal(app.amorce.mode, 'normal')
+  assert.equal(app.amorce.config.values.appLocale, 'de')
+  const res = await app.inject({ url: '/nowhere' })
+  assert.match(res.body, /<html lang="de">/, 'a visitor without a preference gets the install\'s language')
+  await assert.rejects(hostServer(t, host(dir)), /APP_LOCALE must be one of en, fr/, 'an app without it refuses that configuration')
 })
 
 test('brand: the name, the logo and a stylesheet after Amorce\'s', async t => {
