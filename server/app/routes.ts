@@ -1,12 +1,15 @@
 // Normal mode: admin login/logout, the dashboard and the root redirect. In setup mode these send
 // the visitor to the wizard; when the install cannot start they answer 503, never the wizard.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { migrationStatus } from '../db/migrate.ts'
 import { formInput } from '../form.ts'
 import { createSettings } from './settings.ts'
+import { INSTALL_ANSWERS_FILE } from '../setup/steps/finalize.ts'
 import { fromPackageRoot } from '../paths.ts'
 
 declare module '@fastify/session' {
@@ -96,6 +99,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
     const migrations = await migrationStatus({ provider: runtime!.provider, url: config.values.databaseUrl! })
     return reply.page('app/dashboard', {
       instanceName: await createSettings(runtime!).get('instanceName'),
+      answersAvailable: existsSync(path.join(config.dataDir, INSTALL_ANSWERS_FILE)),
       user: { username: user.username, email: user.email, lastLoginAt: user.lastLoginAt?.toISOString() ?? '' },
       install: {
         provider: runtime!.provider,
@@ -106,6 +110,14 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
         installedAt: config.values.installedAt ?? ''
       }
     })
+  })
+
+  // The answers file of this install (placeholders for every secret), as the summary page offered it (issue 16).
+  app.get('/dashboard/answers.json', { preHandler: requireAdmin }, async (_req, reply) => {
+    const text = await readFile(path.join(app.amorce.config.dataDir, INSTALL_ANSWERS_FILE), 'utf8').catch(() => null)
+    if (text === null) return reply.callNotFound()
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-disposition', 'attachment; filename="answers.json"').send(text)
   })
 
   app.post('/settings/instance-name', { preHandler: requireAdmin }, async (req, reply) => {
