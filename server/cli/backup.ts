@@ -11,7 +11,8 @@ import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
 import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { appSchema } from '../backup/schema.ts'
+import { createClient } from '../runtime.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
 import { probeSqliteFile } from '../db/sqlite-probe.ts'
@@ -25,8 +26,13 @@ import { EXIT, type CliContext } from './context.ts'
  * The wizard's complete verification, writing nothing. One adapter, so a change of the verification's entry
  * point (server/backup/verify.ts) is a one-line change here.
  */
-export function verifyFile (file: string, provider: Provider, limits: BackupLimits): Promise<BackupSummary> {
-  return verifyBackup(file, { provider, limits })
+export function verifyFile (file: string, provider: Provider, limits: BackupLimits, migrationsDir?: string): Promise<BackupSummary> {
+  return verifyBackup(file, { provider, limits, migrationsDir })
+}
+
+/** The migrations folder of the app the command serves (a test may give a copy). */
+async function migrationsOf (ctx: CliContext, provider: Provider): Promise<string> {
+  return ctx.migrationsDir ?? (await ctx.app()).definition.schema.migrationsDir(provider)
 }
 
 /** A backup error as the wizard words it; anything else by its message, which never holds a secret here. */
@@ -53,7 +59,7 @@ function printSummary (ctx: CliContext, s: BackupSummary): void {
 
 export async function backupCreate (ctx: CliContext, out: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!config.installed || provider === undefined || url === undefined) {
     ctx.err(t('cli.backup.notInstalled', { file: config.envFile }))
@@ -69,6 +75,9 @@ export async function backupCreate (ctx: CliContext, out: string): Promise<numbe
     const manifest = await createBackup(createWriteStream(partial, { mode: 0o600 }), {
       provider,
       url,
+      migrationsDir: await migrationsOf(ctx, provider),
+      // The app's own tables, as its (engine-neutral) SQLite migrations describe them.
+      tables: await appSchema(undefined, { migrationsDir: ctx.migrationsDir && provider === 'sqlite' ? ctx.migrationsDir : (await ctx.app()).definition.schema.migrationsDir('sqlite') }),
       tmpDir: path.dirname(target),
       onProgress: p => {
         if (!tty || (Date.now() - lastDraw < 100 && p.rowsDone !== p.rowsTotal)) return
@@ -91,12 +100,12 @@ export async function backupCreate (ctx: CliContext, out: string): Promise<numbe
 }
 
 /** The engine the backup is checked against: the configured one, else the engine it was made on. */
-async function targetEngine (config: AppConfig, file: string, limits: BackupLimits): Promise<Provider> {
+async function targetEngine (ctx: CliContext, config: AppConfig, file: string, limits: BackupLimits): Promise<Provider> {
   if (config.values.databaseProvider) return config.values.databaseProvider
   let last: unknown
   for (const provider of PROVIDERS) {
     try {
-      return (await readManifest({ file, provider, limits })).manifest.sourceProvider
+      return (await readManifest({ file, provider, limits, migrationsDir: await migrationsOf(ctx, provider) })).manifest.sourceProvider
     } catch (error) {
       last = error
       // Only a level this engine lacks is worth trying another engine for.
@@ -108,13 +117,13 @@ async function targetEngine (config: AppConfig, file: string, limits: BackupLimi
 
 export async function backupVerify (ctx: CliContext, file: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const limits = backupLimits(ctx.env)
   const target = path.resolve(ctx.cwd, file)
   try {
-    const provider = await targetEngine(config, target, limits)
+    const provider = await targetEngine(ctx, config, target, limits)
     // Every problem the scan finds, one line each (as `npm run backup:verify` prints them), not only the first.
-    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env })
+    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, migrationsDir: await migrationsOf(ctx, provider) })
     if (!report.ok) {
       for (const problem of report.problems) ctx.err(t('cli.backup.invalid', { detail: t(problem.key, problem.params) }))
       return EXIT.failed
@@ -151,7 +160,7 @@ async function targetProblem (provider: Provider, url: string): Promise<{ key: s
 
 export async function restore (ctx: CliContext, file: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (config.installed) {
     ctx.err(t('cli.restore.installed', { file: config.envFile }))
@@ -172,7 +181,7 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
   }
   let summary: BackupSummary
   try {
-    summary = await verifyFile(target, provider, limits)
+    summary = await verifyFile(target, provider, limits, await migrationsOf(ctx, provider))
   } catch (error) {
     failure(ctx, 'cli.backup.invalid', error)
     return EXIT.failed
@@ -188,6 +197,7 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
       provider,
       url,
       limits,
+      migrationsDir: await migrationsOf(ctx, provider),
       onMigration: p => { if (p.status === 'applied') migrations++ },
       onProgress: p => {
         const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)
@@ -204,10 +214,11 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
 
   // The install lock, as the wizard's last stages write it: in the database, then in the .env.
   const installedAt = new Date().toISOString()
-  const db = await createPrismaClient(provider, url)
+  const { definition } = await ctx.app()
+  const db = await createClient(definition.schema, provider, url)
   try {
     await db.setting.deleteMany({ where: { key: { in: SOURCE_ONLY_SETTINGS } } })
-    const admins = await db.adminUser.count()
+    const admins = (await definition.admin.list(db)).length
     if (admins === 0) {
       ctx.err(t('cli.restore.noAdmin'))
       return EXIT.failed

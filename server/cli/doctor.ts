@@ -5,7 +5,8 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, loadConfig, type AppConfig } from '../config/config.ts'
 import { probeRedis, redactRedisUrl } from '../cache/redis-probe.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createClient } from '../runtime.ts'
+import type { AppSchema } from '../definition.ts'
 import { migrationStatus, sqliteFilePath, type MigrationStatus } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
 import { probeSqliteFile } from '../db/sqlite-probe.ts'
@@ -141,12 +142,12 @@ async function cache (config: AppConfig): Promise<Finding[]> {
 }
 
 /** The install lock's copy in the database; undefined when absent or unreadable. */
-async function databaseLock (config: AppConfig): Promise<string | undefined> {
+async function databaseLock (config: AppConfig, schema: AppSchema): Promise<string | undefined> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url) return undefined
   let db
   try {
-    db = await createPrismaClient(provider, url)
+    db = await createClient(schema, provider, url)
     return (await db.setting.findUnique({ where: { key: INSTALL_LOCK_SETTING } }))?.value
   } catch {
     return undefined
@@ -159,7 +160,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
   const { t, out } = ctx
   let config: AppConfig
   try {
-    config = await loadConfig(ctx.env, ctx.cwd)
+    config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     out(`${t('cli.doctor.marks.fail')} ${t('cli.doctor.areas.config')}: ${t('cli.errors.config', { detail: err.message })}`)
@@ -176,8 +177,9 @@ export async function doctor (ctx: CliContext): Promise<number> {
   if (db.reachable) {
     const { databaseProvider: provider, databaseUrl: url } = config.values
     try {
-      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url! }), config.installed))
-      dbLock = await databaseLock(config)
+      const { definition } = await ctx.app()
+      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url!, migrationsDir: ctx.migrationsDir ?? definition.schema.migrationsDir(provider!) }), config.installed))
+      dbLock = await databaseLock(config, definition.schema)
     } catch (err) {
       findings.push({ area: 'migrations', status: 'fail', key: 'cli.doctor.migrations.unreadable', params: { detail: scrub((err as Error).message, secrets) } })
     }

@@ -11,9 +11,9 @@ import { appSchema, type TableSpec } from '../backup/schema.ts'
 import { migrate, MigrationError, migrationStatus, type MigrationStatus, type Provider } from '../db/migrate.ts'
 import { EXIT, type CliContext } from './context.ts'
 
-function target (ctx: CliContext, config: AppConfig): { provider: Provider, url: string, migrationsDir?: string } | null {
+async function target (ctx: CliContext, config: AppConfig): Promise<{ provider: Provider, url: string, migrationsDir: string } | null> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
-  if (provider && url) return ctx.migrationsDir ? { provider, url, migrationsDir: ctx.migrationsDir } : { provider, url }
+  if (provider && url) return { provider, url, migrationsDir: ctx.migrationsDir ?? (await ctx.app()).definition.schema.migrationsDir(provider) }
   ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
   return null
 }
@@ -35,9 +35,9 @@ function printStatus (ctx: CliContext, s: MigrationStatus): void {
 }
 
 /** The configuration, its database and that database's migration history; null (said on stderr) when unreadable. */
-async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<ReturnType<typeof target>>, s: MigrationStatus } | null> {
-  const config = await loadConfig(ctx.env, ctx.cwd)
-  const db = target(ctx, config)
+async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<Awaited<ReturnType<typeof target>>>, s: MigrationStatus } | null> {
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
+  const db = await target(ctx, config)
   if (!db) return null
   try {
     return { config, db, s: await migrationStatus(db) }
@@ -63,16 +63,16 @@ export async function migrateStatus (ctx: CliContext): Promise<number> {
  * create up to the last one the database applied (server/backup/schema.ts), the same description the
  * restore checks a backup against.
  */
-async function tablesAtDatabaseLevel (applied: string[]): Promise<TableSpec[]> {
-  return appSchema(applied.at(-1))
+async function tablesAtDatabaseLevel (applied: string[], migrationsDir: string): Promise<TableSpec[]> {
+  return appSchema(applied.at(-1), { migrationsDir })
 }
 
-async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir?: string }, out: string | undefined, applied: string[]): Promise<string> {
+async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir: string }, out: string | undefined, applied: string[]): Promise<string> {
   const file = path.resolve(ctx.cwd, out ?? path.join(config.dataDir, 'backups', `before-migrate-${backupStamp(new Date())}.tar.gz`))
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   const partial = `${file}.partial-${process.pid}`
   try {
-    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied) })
+    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied, db.migrationsDir) })
     await rename(partial, file)
     return file
   } catch (error) {

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { Ajv, type ErrorObject } from 'ajv'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
-import { isLanguage } from '../i18n.ts'
+import type { Language } from '../i18n.ts'
 import { answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, type FinalizeDeps, type StageEvent } from './finalize.ts'
 import { formInput } from '../form.ts'
 import { presetInputs } from './preset.ts'
@@ -261,10 +261,10 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     const action = input._action ?? 'next'
 
     // Language switch: keep what was typed (never secrets), come back to the same step.
-    if (isLanguage(input._lang)) {
+    if (app.amorce.i18n.isLanguage(input._lang)) {
       saveDraft(step, data, input)
       req.session.wizard = data
-      setLanguageCookie(reply, input._lang)
+      setLanguageCookie(reply, input._lang as Language)
       return reply.redirect(url(`/${step.id}`), 303)
     }
     if (action === 'back') {

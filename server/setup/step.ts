@@ -27,7 +27,7 @@ export interface FieldSpec {
 }
 
 export interface FieldError { key: string, params?: Record<string, unknown> }
-export type Errors = Record<string, FieldError>
+export type Errors = Partial<Record<string, FieldError>>
 export type Input = Record<string, string>
 
 /** The answers of the default steps, typed; a host step's answer is `answers[<its id>]`, whatever it stores. */
@@ -105,6 +105,10 @@ export interface StageContext {
   config: AppConfig
   setup: SetupState
   definition: AppDefinition
+  /** where the host keeps its administrators (definition.admin) */
+  admin: AppDefinition['admin']
+  /** texts in the install's language (the language step's answer) */
+  t: TFunction
   log: FastifyBaseLogger
   /** the values the `.env` is written from (the database, the cache, the language, the session secret) */
   values: ConfigValues

@@ -1,14 +1,46 @@
-// What normal mode runs on: the database client and the cache, opened from the configuration, with
-// pending migrations applied under the migration lock before the app serves (a newer release).
+// What normal mode runs on: the host's database client and the cache, opened from the configuration, with
+// the host's pending migrations applied under the migration lock before the app serves (a newer release).
 import type { FastifyBaseLogger } from 'fastify'
-import type { AppConfig } from '../config/config.ts'
-import { openCache, type Cache } from '../cache/index.ts'
-import { createPrismaClient, type Db } from '../db/client.ts'
-import { migrate, MigrationError } from '../db/migrate.ts'
-import { classifyMysqlError, classifyPgError, type ProbeCause } from '../db/probe.ts'
+import type { AppConfig, DatabaseProvider } from './config/config.ts'
+import { openCache, type Cache } from './cache/index.ts'
+import { migrate, MigrationError } from './db/migrate.ts'
+import { classifyMysqlError, classifyPgError, type ProbeCause } from './db/probe.ts'
+import { mariadbConfig, parseDatabaseUrl, pgConfig } from './db/url.ts'
+import type { AmorceDb, AppSchema } from './definition.ts'
+import type { AmorceTypes } from './index.ts'
+
+/** The host's Prisma client: the type it names (`interface AmorceTypes { db: PrismaClient }`), else Amorce's view of it. */
+export type HostDb = AmorceTypes extends { db: infer D } ? D : AmorceDb & Record<string, any>
+
+/**
+ * The host's generated client for a provider, through its driver adapter. (The engine modules of
+ * server/db/engines/ take this over; the adapter options are those of server/db/client.ts.)
+ */
+export async function createClient (schema: Pick<AppSchema, 'client'>, provider: DatabaseProvider, url: string): Promise<HostDb> {
+  const PrismaClient = await schema.client(provider)
+  switch (provider) {
+    case 'sqlite': {
+      const { PrismaLibSql } = await import('@prisma/adapter-libsql')
+      return new PrismaClient({ adapter: new PrismaLibSql({ url }) }) as HostDb
+    }
+    case 'postgresql': {
+      const { PrismaPg } = await import('@prisma/adapter-pg')
+      // The URL is translated by url.ts, not handed to pg: pg reads `sslmode=require` as verify-full.
+      const connection = parseDatabaseUrl(url)
+      return new PrismaClient({ adapter: new PrismaPg(pgConfig(connection), connection.schema ? { schema: connection.schema } : undefined) }) as HostDb
+    }
+    case 'mysql': {
+      const { PrismaMariaDb } = await import('@prisma/adapter-mariadb')
+      const connection = parseDatabaseUrl(url)
+      return new PrismaClient({ adapter: new PrismaMariaDb({ ...mariadbConfig(connection), connectionLimit: 10 }, { database: connection.database }) }) as HostDb
+    }
+    default:
+      throw new Error(`database provider not supported by this version: ${String(provider)}`)
+  }
+}
 
 export interface Runtime {
-  db: Db
+  db: HostDb
   cache: Cache
   provider: NonNullable<AppConfig['values']['databaseProvider']>
   close(): Promise<void>
@@ -49,7 +81,7 @@ export async function databaseDown (runtime: Runtime, timeoutMs = 2000): Promise
   }
 }
 
-export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): Promise<Runtime> {
+export async function openRuntime (config: AppConfig, log: FastifyBaseLogger, schema: AppSchema): Promise<Runtime> {
   const { databaseProvider: provider, databaseUrl: url, cacheBackend } = config.values
   if (!provider || !url) throw new RuntimeError('config', 'DATABASE_PROVIDER and DATABASE_URL are required once installed')
 
@@ -57,6 +89,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     const { applied } = await migrate({
       provider,
       url,
+      migrationsDir: schema.migrationsDir(provider),
       onProgress: p => log.info({ migration: p.name, index: p.index + 1, total: p.total }, p.status === 'applied' ? 'migration applied' : 'applying migration')
     })
     if (applied.length > 0) log.info({ count: applied.length }, 'pending migrations applied')
@@ -68,7 +101,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     throw new RuntimeError('migrations', (err as Error).message, { cause: err })
   }
 
-  const db = await createPrismaClient(provider, url)
+  const db = await createClient(schema, provider, url)
   try {
     await db.$queryRawUnsafe('SELECT 1')
   } catch (err) {
