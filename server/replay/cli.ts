@@ -14,6 +14,8 @@ import { defaultConcurrency, displayName, parseServersFile, replayFleet, resolve
 import { fleetReport, messageIndex, renderTable } from './report.ts'
 import { translator } from '../i18n.ts'
 import { cliLanguage } from '../cli/context.ts'
+import { loadApp } from '../cli/app.ts'
+import { createRegistry, type Registry } from '../setup/registry.ts'
 
 /** `--token -abc` as `--token=-abc`: parseArgs refuses an option's value that starts with a dash as ambiguous. */
 function joinValues (argv: string[], options: string[]): string[] {
@@ -42,6 +44,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
         token: { type: 'string' },
         'token-file': { type: 'string' },
         'data-dir': { type: 'string' },
+        app: { type: 'string' },
         screenshots: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -85,6 +88,16 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
   const [file] = args.positionals
   if (!file && entries.some(e => e.answers === undefined)) { console.error(`${t('replay.errors.noAnswers')}\n${usage()}`); return 2 }
 
+  // The app the servers run: its steps (a host's own among them) are what the answers file may hold and the
+  // replay fills. Found as `amorce` finds it: --app, else package.json's amorce.app, else the reference app.
+  let registry: Registry
+  try {
+    registry = createRegistry((await loadApp(process.cwd(), values.app)).definition.steps)
+  } catch (err) {
+    console.error(t('replay.errors.app', { detail: (err as Error).message.split('\n')[0] }))
+    return 2
+  }
+
   // Every answers file and every token before any browser starts: bad input stops everything at once.
   if (values.token) console.error(t('replay.run.tokenVisible'))
   const defaults = { token: values.token, tokenFile: values['token-file'], dataDir: path.resolve(values['data-dir'] ?? env.DATA_DIR ?? 'data'), env }
@@ -94,7 +107,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
     const answersFile = entry.answers ?? file
     let answers: Answers | undefined
     try {
-      answers = await loadAnswers(answersFile, { ...env, ...entry.variables })
+      answers = await loadAnswers(answersFile, { ...env, ...entry.variables }, registry)
     } catch (err) {
       if (!(err instanceof AnswersError)) throw err
       console.error(t('replay.errors.invalidAnswers', { file: entry.variables || entries.length > 1 ? `${answersFile} (${displayName(entry.url)})` : answersFile }))
@@ -128,6 +141,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
     concurrency,
     chromiumPath,
     screenshotDir: values.screenshots,
+    registry,
     keyOf,
     onStart: target => { if (!many) say(t('replay.run.start', { file: file ?? '', language: target.answers.language, url: target.name })) },
     onStep: (target, r) => say(`  ${tag(target)}✓ ${r.step.padEnd(14)} ${(r.ms / 1000).toFixed(2)} s`),

@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Browser } from 'playwright-core'
 import type { Answers } from './answers.ts'
+import type { Registry } from '../setup/registry.ts'
 import { launchChromium, replay, ReplayError, type ProgressReport, type StepReport } from './replay.ts'
 import { round, type KeyedLine, type ServerOutcome, type StepOutcome } from './report.ts'
 
@@ -196,6 +197,8 @@ export interface FleetOptions {
   concurrency: number
   chromiumPath: string
   screenshotDir?: string
+  /** the steps of the app the servers run (a host's own among them); default: Amorce's own */
+  registry?: Registry
   /** the key and telling line of a page's message (report.ts messageIndex) */
   keyOf: (message: string) => KeyedLine | null
   onStart?: (target: Target) => void
@@ -251,6 +254,7 @@ export async function replayFleet (targets: Target[], opts: FleetOptions): Promi
             chromiumPath: opts.chromiumPath,
             browser,
             screenshotDir: opts.screenshotDir,
+            registry: opts.registry,
             onStep: r => {
               steps.push({ name: r.step, status: 'ok', seconds: round(r.ms / 1000), messageKey: null, message: null })
               opts.onStep?.(target, r)
