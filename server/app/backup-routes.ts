@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { createBackup } from '../backup/create.ts'
 import { backupLimits } from '../backup/format.ts'
 import type { Provider } from '../db/migrate.ts'
+import { referenceSchema } from './schema.ts'
 import { newUploadPath, removeUpload, sweepUploads } from '../backup/uploads.ts'
 import { readJournal } from '../setup/finalize.ts'
 import { verifyForWizard } from '../setup/steps/restore.ts'
@@ -79,7 +80,7 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
     const body = new PassThrough()
     // The archive streams out as it is made; a failure midway ends the response early, and the client sees an
     // incomplete download (which a restore refuses as truncated) rather than a file that looks whole.
-    createBackup(body, { provider: runtime.provider as Provider, url: config.values.databaseUrl!, tmpDir: config.dataDir })
+    createBackup(body, { provider: runtime.provider as Provider, url: config.values.databaseUrl!, schema: referenceSchema, tmpDir: config.dataDir })
       .then(async manifest => {
         req.log.info({ tables: manifest.tables.length, rows: manifest.tables.reduce((s, t) => s + t.rows, 0) }, 'backup downloaded')
         await runtime.db.auditLog.create({ data: { event: 'backup.downloaded', actorId: user.id } }).catch(() => {})

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { migrationStatus } from '../db/migrate.ts'
+import { referenceSchema } from './schema.ts'
 import { formInput } from '../form.ts'
 import { createSettings } from './settings.ts'
 import { fromPackageRoot } from '../paths.ts'
@@ -93,7 +94,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
       await req.session.destroy()
       return reply.redirect(`${base()}/login`, 303)
     }
-    const migrations = await migrationStatus({ provider: runtime!.provider, url: config.values.databaseUrl! })
+    const migrations = await migrationStatus({ provider: runtime!.provider, url: config.values.databaseUrl!, migrationsDir: referenceSchema.migrationsDir(runtime!.provider) })
     return reply.page('app/dashboard', {
       instanceName: await createSettings(runtime!).get('instanceName'),
       user: { username: user.username, email: user.email, lastLoginAt: user.lastLoginAt?.toISOString() ?? '' },

@@ -3,9 +3,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { AppConfig } from '../config/config.ts'
 import { openCache, type Cache } from '../cache/index.ts'
-import { createPrismaClient, type Db } from '../db/client.ts'
 import { migrate, MigrationError } from '../db/migrate.ts'
-import { classifyMysqlError, classifyPgError, type ProbeCause } from '../db/probe.ts'
+import { classifyError, type ProbeCause } from '../db/probe.ts'
+import { createPrismaClient, referenceSchema, type Db } from './schema.ts'
 
 export interface Runtime {
   db: Db
@@ -26,8 +26,7 @@ export class RuntimeError extends Error {
 
 /** The connection cause of a driver error (server engines; SQLite has no connection to lose). */
 export function connectionCause (provider: Runtime['provider'], err: unknown): ProbeCause {
-  if (provider === 'sqlite') return 'unknown'
-  return provider === 'postgresql' ? classifyPgError(err) : classifyMysqlError(err)
+  return classifyError(provider, err)
 }
 
 /**
@@ -57,6 +56,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     const { applied } = await migrate({
       provider,
       url,
+      migrationsDir: referenceSchema.migrationsDir(provider),
       onProgress: p => log.info({ migration: p.name, index: p.index + 1, total: p.total }, p.status === 'applied' ? 'migration applied' : 'applying migration')
     })
     if (applied.length > 0) log.info({ count: applied.length }, 'pending migrations applied')

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/config.ts'
 import { checkPasswordStrength, hashPassword } from '../auth/password.ts'
 import { openCache } from '../cache/index.ts'
 import { endUserSessions } from '../cache/session-store.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createPrismaClient } from '../app/schema.ts'
 import { EXIT, type CliContext } from './context.ts'
 
 class Interrupted extends Error {}

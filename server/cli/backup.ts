@@ -11,11 +11,12 @@ import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
 import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createPrismaClient, referenceAdmins, referenceSchema } from '../app/schema.ts'
+import { parseDatabaseUrl } from '../db/engines/index.ts'
+import { probeSqliteFile } from '../db/engines/sqlite.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
-import { probeSqliteFile } from '../db/sqlite-probe.ts'
-import { DatabaseUrlError, parseDatabaseUrl } from '../db/url.ts'
+import { DatabaseUrlError } from '../db/url.ts'
 import { ADMIN_CLAIM_KEY, INSTALL_LOCK_SETTING, removeJournal } from '../setup/finalize.ts'
 import { withoutEnvironmentKeys } from '../setup/preset.ts'
 import { TOKEN_FILE_NAME } from '../setup/token.ts'
@@ -26,7 +27,7 @@ import { EXIT, type CliContext } from './context.ts'
  * point (server/backup/verify.ts) is a one-line change here.
  */
 export function verifyFile (file: string, provider: Provider, limits: BackupLimits): Promise<BackupSummary> {
-  return verifyBackup(file, { provider, limits })
+  return verifyBackup(file, { provider, limits, schema: referenceSchema, admin: referenceAdmins })
 }
 
 /** A backup error as the wizard words it; anything else by its message, which never holds a secret here. */
@@ -69,6 +70,7 @@ export async function backupCreate (ctx: CliContext, out: string): Promise<numbe
     const manifest = await createBackup(createWriteStream(partial, { mode: 0o600 }), {
       provider,
       url,
+      schema: referenceSchema,
       tmpDir: path.dirname(target),
       onProgress: p => {
         if (!tty || (Date.now() - lastDraw < 100 && p.rowsDone !== p.rowsTotal)) return
@@ -96,7 +98,7 @@ async function targetEngine (config: AppConfig, file: string, limits: BackupLimi
   let last: unknown
   for (const provider of PROVIDERS) {
     try {
-      return (await readManifest({ file, provider, limits })).manifest.sourceProvider
+      return (await readManifest({ file, provider, limits, schema: referenceSchema })).manifest.sourceProvider
     } catch (error) {
       last = error
       // Only a level this engine lacks is worth trying another engine for.
@@ -114,7 +116,7 @@ export async function backupVerify (ctx: CliContext, file: string): Promise<numb
   try {
     const provider = await targetEngine(config, target, limits)
     // Every problem the scan finds, one line each (as `npm run backup:verify` prints them), not only the first.
-    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env })
+    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, schema: referenceSchema, admin: referenceAdmins })
     if (!report.ok) {
       for (const problem of report.problems) ctx.err(t('cli.backup.invalid', { detail: t(problem.key, problem.params) }))
       return EXIT.failed
@@ -136,13 +138,13 @@ async function targetProblem (provider: Provider, url: string): Promise<{ key: s
   if (provider === 'sqlite') {
     const file = sqliteFilePath(url)
     if (!existsSync(file)) return null
-    const r = await probeSqliteFile(file)
+    const r = await probeSqliteFile(file, { schema: referenceSchema })
     if (!r.ok) return { key: `setup.database.errors.${r.reason}`, params: { file, detail: r.detail ?? '' } }
     return null // 'ours' with rows is refused by the restore itself (targetNotEmpty), table by table
   }
   let c
   try { c = parseDatabaseUrl(url) } catch (err) { return { key: `setup.database.errors.${err instanceof DatabaseUrlError ? err.code : 'urlInvalid'}` } }
-  const r = await probeDatabase(c)
+  const r = await probeDatabase(c, { schema: referenceSchema })
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   if (!r.ok) return { key: `setup.database.causes.${r.cause}`, params: { ...params, missing: (r.missing ?? []).join(', '), names: (r.names ?? []).join(', '), version: r.version ?? '', minimum: r.minimum ?? '', detail: '' } }
   if (r.state === 'otherTables') return { key: 'cli.restore.otherTables', params: { names: r.tables.join(', ') } }
@@ -188,6 +190,8 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
       provider,
       url,
       limits,
+      schema: referenceSchema,
+      admin: referenceAdmins,
       onMigration: p => { if (p.status === 'applied') migrations++ },
       onProgress: p => {
         const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)

@@ -5,11 +5,12 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, loadConfig, type AppConfig } from '../config/config.ts'
 import { probeRedis, redactRedisUrl } from '../cache/redis-probe.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createPrismaClient, referenceSchema } from '../app/schema.ts'
+import { parseDatabaseUrl } from '../db/engines/index.ts'
+import { probeSqliteFile } from '../db/engines/sqlite.ts'
 import { migrationStatus, sqliteFilePath, type MigrationStatus } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
-import { probeSqliteFile } from '../db/sqlite-probe.ts'
-import { DatabaseUrlError, parseDatabaseUrl, redactUrl } from '../db/url.ts'
+import { DatabaseUrlError, redactUrl } from '../db/url.ts'
 import { INSTALL_LOCK_SETTING } from '../setup/finalize.ts'
 import { testCacheDir } from '../setup/steps/cache.ts'
 import { runChecks } from '../setup/steps/prerequisites.ts'
@@ -79,7 +80,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
       // Probing would create the file: a missing one is only a problem once installed.
       return { findings: [{ area: 'database', status: config.installed ? 'fail' : 'info', key: config.installed ? 'cli.doctor.database.sqliteMissing' : 'cli.doctor.database.sqliteNew', params: { file } }], reachable: false }
     }
-    const r = await probeSqliteFile(file)
+    const r = await probeSqliteFile(file, { schema: referenceSchema })
     if (!r.ok) return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${r.reason}`, params: { file, detail: scrub(r.detail ?? '', secrets) } }], reachable: false }
     return { findings: [{ area: 'database', status: 'ok', key: 'cli.doctor.database.sqlite', params: { file, state: r.state } }], reachable: true }
   }
@@ -89,7 +90,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
   } catch (err) {
     return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${err instanceof DatabaseUrlError ? err.code : 'urlInvalid'}` }], reachable: false }
   }
-  const r = await probeDatabase(c)
+  const r = await probeDatabase(c, { schema: referenceSchema })
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   if (!r.ok) {
     return {
@@ -176,7 +177,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
   if (db.reachable) {
     const { databaseProvider: provider, databaseUrl: url } = config.values
     try {
-      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url! }), config.installed))
+      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url!, migrationsDir: referenceSchema.migrationsDir(provider!) }), config.installed))
       dbLock = await databaseLock(config)
     } catch (err) {
       findings.push({ area: 'migrations', status: 'fail', key: 'cli.doctor.migrations.unreadable', params: { detail: scrub((err as Error).message, secrets) } })

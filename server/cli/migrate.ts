@@ -8,12 +8,18 @@ import { backupStamp } from '../config/envfile.ts'
 import { createBackup } from '../backup/create.ts'
 import { BackupError } from '../backup/errors.ts'
 import { appSchema, type TableSpec } from '../backup/schema.ts'
+import { referenceSchema } from '../app/schema.ts'
 import { migrate, MigrationError, migrationStatus, type MigrationStatus, type Provider } from '../db/migrate.ts'
+import type { AppSchema } from '../definition.ts'
 import { EXIT, type CliContext } from './context.ts'
 
-function target (ctx: CliContext, config: AppConfig): { provider: Provider, url: string, migrationsDir?: string } | null {
+function target (ctx: CliContext, config: AppConfig): { provider: Provider, url: string, migrationsDir: string, schema: AppSchema } | null {
   const { databaseProvider: provider, databaseUrl: url } = config.values
-  if (provider && url) return ctx.migrationsDir ? { provider, url, migrationsDir: ctx.migrationsDir } : { provider, url }
+  // ctx.migrationsDir (tests) stands for the configured provider's migrations of the reference app.
+  const schema: AppSchema = ctx.migrationsDir
+    ? { ...referenceSchema, migrationsDir: p => p === provider ? ctx.migrationsDir! : referenceSchema.migrationsDir(p) }
+    : referenceSchema
+  if (provider && url) return { provider, url, migrationsDir: schema.migrationsDir(provider), schema }
   ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
   return null
 }
@@ -63,16 +69,16 @@ export async function migrateStatus (ctx: CliContext): Promise<number> {
  * create up to the last one the database applied (server/backup/schema.ts), the same description the
  * restore checks a backup against.
  */
-async function tablesAtDatabaseLevel (applied: string[]): Promise<TableSpec[]> {
-  return appSchema(applied.at(-1))
+async function tablesAtDatabaseLevel (schema: AppSchema, applied: string[]): Promise<TableSpec[]> {
+  return appSchema(schema, applied.at(-1))
 }
 
-async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir?: string }, out: string | undefined, applied: string[]): Promise<string> {
+async function backupBefore (ctx: CliContext, config: AppConfig, db: NonNullable<ReturnType<typeof target>>, out: string | undefined, applied: string[]): Promise<string> {
   const file = path.resolve(ctx.cwd, out ?? path.join(config.dataDir, 'backups', `before-migrate-${backupStamp(new Date())}.tar.gz`))
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   const partial = `${file}.partial-${process.pid}`
   try {
-    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied) })
+    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(db.schema, applied) })
     await rename(partial, file)
     return file
   } catch (error) {

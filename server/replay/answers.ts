@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
+import type { ServerProvider } from '../db/engines/index.ts'
 
 export interface Answers {
   version: 1
@@ -10,7 +11,7 @@ export interface Answers {
   database:
     | { provider: 'sqlite', file: string, multipleInstances?: boolean }
     | {
-      provider: 'postgresql' | 'mysql'
+      provider: ServerProvider
       url?: string
       host?: string
       port?: number | string

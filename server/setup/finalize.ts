@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { envFileEntries, loadConfig, type ConfigValues } from '../config/config.ts'
 import { readEnvFile, serializeEnv, writeEnvFile } from '../config/envfile.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createPrismaClient, referenceAdmins, referenceSchema } from '../app/schema.ts'
 import { migrate, MigrationError } from '../db/migrate.ts'
 import { migrationLimit, recordInstallWithRestoredAdmins, removeRestoredUpload, restoreFailure, restoreStage } from '../backup/install.ts'
 import type { FieldError, WizardData } from './wizard.ts'
@@ -381,6 +381,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
       const result = await migrate({
         provider: database.provider,
         url: database.url,
+        migrationsDir: referenceSchema.migrationsDir(database.provider),
         // The user confirmed installing beside another application's tables (database step).
         allowOtherTables: database.provider !== 'sqlite' && database.allowOtherTables,
         // With a backup: only up to its level; the restore stage loads it, then applies the rest.
@@ -406,7 +407,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
 
   await stage(job, 'restore', journal, ctx, async () => {
     try {
-      return await restoreStage(data, message => job.record({ stage: 'restore', status: 'progress', message }))
+      return await restoreStage(data, message => job.record({ stage: 'restore', status: 'progress', message }), { schema: referenceSchema, admin: referenceAdmins })
     } catch (err) {
       log.warn({ err: { code: (err as { code?: string }).code, message: scrub((err as Error).message ?? String(err), secrets) } }, 'restore failed')
       throw new StageFailure(restoreFailure(err), { cause: err })
@@ -414,7 +415,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
   })
 
   await stage(job, 'admin', journal, ctx, async () => {
-    if (admin.keepRestored) return recordInstallWithRestoredAdmins(data, { provider: database.provider, cache: cache.backend })
+    if (admin.keepRestored) return recordInstallWithRestoredAdmins(data, { provider: database.provider, cache: cache.backend }, { schema: referenceSchema, admin: referenceAdmins })
     const outcome = await createWizardAdmin(database.provider, database.url, admin, values.appLocale ?? 'en', { provider: database.provider, cache: cache.backend })
     if (!outcome.created) {
       log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')

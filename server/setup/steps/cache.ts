@@ -7,7 +7,7 @@ import { CACHE_KEY_PREFIX, DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactR
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
-import { preloadPrismaClient } from '../../db/client.ts'
+import { preloadPrismaClient } from '../../app/schema.ts'
 import { preparePasswordCheck } from '../../auth/password.ts'
 
 export const BACKENDS = ['redis', 'filesystem', 'memory'] as const

@@ -1,16 +1,15 @@
 // Step 3: where the app keeps its data: SQLite (a file), PostgreSQL or MySQL/MariaDB (a server). The choice is
 // tested before it is accepted; a server test names the cause of any failure (server/db/probe.ts).
 import path from 'node:path'
-import { probeSqliteFile, type SqliteProbeResult } from '../../db/sqlite-probe.ts'
+import { referenceSchema } from '../../app/schema.ts'
+import { buildDatabaseUrl, DEFAULT_PORTS, parseDatabaseUrl, PROVIDERS, SERVER_PROVIDERS } from '../../db/engines/index.ts'
+import { probeSqliteFile, type SqliteProbeResult } from '../../db/engines/sqlite.ts'
 import { createServerDatabase, probeDatabase, validDatabaseName, type ProbeResult } from '../../db/probe.ts'
-import {
-  buildDatabaseUrl, DatabaseUrlError, DEFAULT_PORTS, parseDatabaseUrl, SERVER_PROVIDERS, TLS_MODES,
-  type ServerConnection, type ServerProvider, type TlsMode
-} from '../../db/url.ts'
+import { DatabaseUrlError, TLS_MODES, type ServerConnection, type ServerProvider, type TlsMode } from '../../db/url.ts'
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView } from '../wizard.ts'
 
-export const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
+export { PROVIDERS }
 export const INSTANCES = ['single', 'multiple'] as const
 
 export interface SqliteAnswer { provider: 'sqlite', file: string, url: string, multipleInstances: boolean }
@@ -64,7 +63,7 @@ async function testSqlite (input: Input, ctx: StepContext): Promise<ActionOutcom
   const file = path.resolve(raw)
   const invalid = sqlitePathError(file)
   if (invalid) return { errors: { file: { key: `setup.database.errors.${invalid}`, params: { file } } } }
-  return { ...sqliteOutcome(await probeSqliteFile(file), ctx.t), file }
+  return { ...sqliteOutcome(await probeSqliteFile(file, { schema: referenceSchema }), ctx.t), file }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +217,7 @@ function withPasswordState (outcome: ActionOutcome, c: ServerConnection, ctx: St
 async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcome & { connection?: ServerConnection, result?: ProbeResult }> {
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
-  const result = await probeDatabase(connection)
+  const result = await probeDatabase(connection, { schema: referenceSchema })
   return { ...withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx), connection, result }
 }
 
@@ -252,7 +251,7 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (failed) {
     return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
   }
-  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill, ctx.t), connection, ctx)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection, { schema: referenceSchema }), connection, fill, ctx.t), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 

@@ -8,6 +8,7 @@ import { backupLimits, type BackupSummary } from '../../backup/format.ts'
 import { removeUpload } from '../../backup/uploads.ts'
 import { verifyBackup } from '../../backup/verify.ts'
 import type { Provider } from '../../db/migrate.ts'
+import { referenceAdmins, referenceSchema } from '../../app/schema.ts'
 import type { ActionOutcome, StepContext, Step, WizardData } from '../wizard.ts'
 
 export const RESTORE_MODES = ['fresh', 'upload', 'path'] as const
@@ -24,7 +25,7 @@ export function targetProvider (data: WizardData): Provider {
 /** Verifies a backup for this wizard; the error is a field error with a localized key. */
 export async function verifyForWizard (file: string, data: WizardData, env: NodeJS.ProcessEnv = process.env): Promise<{ summary?: BackupSummary, error?: { key: string, params?: Record<string, unknown> } }> {
   try {
-    return { summary: await verifyBackup(file, { provider: targetProvider(data), limits: backupLimits(env) }) }
+    return { summary: await verifyBackup(file, { provider: targetProvider(data), limits: backupLimits(env), schema: referenceSchema, admin: referenceAdmins }) }
   } catch (error) {
     if (error instanceof BackupError) return { error: error.i18n }
     // Not one of the refusals the format names: no driver or system text reaches the page.
