@@ -8,10 +8,11 @@ import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
 import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
 import { preloadPrismaClient } from '../../app/schema.ts'
+import { CACHE_BACKENDS, type CacheBackend } from '../../cache/backends.ts'
 import { preparePasswordCheck } from '../../auth/password.ts'
 
-export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
-type Backend = typeof BACKENDS[number]
+export const BACKENDS = CACHE_BACKENDS
+type Backend = CacheBackend
 const MIN_CACHE_FREE = 50 * 1024 * 1024
 /** Detection runs while the page loads: kept short, a refused connection answers at once anyway. */
 const DETECT_TIMEOUT_MS = 1000
