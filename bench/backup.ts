@@ -20,8 +20,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { appSchema } from '../server/backup/schema.ts'
 import { migrate, type Provider } from '../server/db/migrate.ts'
-import { referenceAdmins, referenceSchema } from '../server/app/schema.ts'
+import { referenceSchema } from '../server/app/schema.ts'
 import { engineOf } from '../server/db/engines/index.ts'
+import { adminStore } from '../server/app/admin-store.ts'
 
 const APP_TABLES = await appSchema(referenceSchema)
 /** A real argon2id PHC string: the verification refuses a password hash the app cannot check. */
@@ -46,12 +47,12 @@ if (process.argv[2] === '--child') {
   let loadEnd = 0n
   if (what === 'backup') await createBackup(createWriteStream(file), { schema: referenceSchema, provider, url, tmpDir: path.dirname(file) })
   else if (what === 'verify') {
-    const report = await verifyBackupFile(file, { schema: referenceSchema, admin: referenceAdmins, provider })
+    const report = await verifyBackupFile(file, { schema: referenceSchema, admin: adminStore, provider })
     console.log(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, loadSeconds: 0, peakMb: peakRssMb(), codes: report.problems.map(p => p.code) }))
     process.exit(0)
   } else {
     await restoreBackup({
-      schema: referenceSchema, admin: referenceAdmins,
+      schema: referenceSchema, admin: adminStore,
       file, provider, url, limits: backupLimits({}),
       onProgress: () => { loadEnd = process.hrtime.bigint(); if (loadStart === 0n) loadStart = loadEnd }
     })

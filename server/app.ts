@@ -3,7 +3,7 @@
 // process that starts in setup mode (they answer 404 once it is installed): an installed app never loads
 // the wizard's code, which keeps its memory small; /setup/* is then a plain 404.
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
@@ -14,7 +14,7 @@ import type { TFunction } from 'i18next'
 import { loadConfig, type AppConfig } from './config/config.ts'
 import { CacheSessionStore, SwitchableSessionStore } from './cache/session-store.ts'
 import { cacheRateLimitStore } from './cache/rate-limit-store.ts'
-import { isLanguage, negotiateLanguage, translator, type Language } from './i18n.ts'
+import { createTranslator, isLanguage, negotiateLanguage, type Language } from './i18n.ts'
 import render from './plugins/render.ts'
 import security, { isCsrfError } from './plugins/security.ts'
 import appRoutes from './app/routes.ts'
@@ -23,10 +23,15 @@ import backupRoutes from './app/backup-routes.ts'
 import { connectionCause, databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
-import { createPrismaClient } from './app/schema.ts'
 import { sqliteFilePath } from './db/migrate.ts'
 import type { AppState } from './state.ts'
-import { packageDir } from './paths.ts'
+import { fromPackageRoot, packageDir } from './paths.ts'
+import type { AppDefinition } from './definition.ts'
+import { defaultSteps } from './setup/registry.ts'
+import { adminStore } from './app/admin-store.ts'
+import { createPrismaClient, referenceSchema } from './app/schema.ts'
+import { viewsDir } from './plugins/render.ts'
+import { LANGUAGES, localesDir } from './i18n.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,6 +68,28 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   /** How long an unavailable install waits between reconnection attempts. */
   retryUnavailableMs?: number
+  /** the app to install and serve (default: the reference app); tests give extra steps through it */
+  definition?: AppDefinition
+}
+
+/**
+ * The reference app's definition: Amorce's default steps, its AdminUser table, its own Prisma schema.
+ * (The one place it is put together, for the plugin's options to take over.)
+ */
+export function referenceDefinition (): AppDefinition {
+  return {
+    name: 'Amorce',
+    root: fromPackageRoot(),
+    version: (JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')) as { version: string }).version,
+    // Its generated clients, migrations and value formats: server/app/schema.ts.
+    schema: referenceSchema,
+    admin: adminStore,
+    steps: defaultSteps,
+    languages: LANGUAGES,
+    brand: { name: 'Amorce' },
+    views: [viewsDir],
+    locales: [localesDir]
+  }
 }
 
 export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -83,8 +110,11 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url })
   })
 
+  // The app's texts: Amorce's, under a host's own when its definition names other locale directories.
+  const definition = opts.definition ?? referenceDefinition()
+  const translate = await createTranslator(definition.locales)
   const wizardSessions = new MemoryStore()
-  const state: AppState = { mode: 'setup', config, sessionStore: wizardSessions }
+  const state: AppState = { mode: 'setup', config, definition, sessionStore: wizardSessions }
   app.decorate('amorce', state)
 
   await decideMode(app, state)
@@ -123,7 +153,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     lang ??= isLanguage(cookieLang) ? cookieLang : undefined
     lang ??= negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
     req.lang = lang
-    req.t = translator(lang)
+    req.t = translate(lang)
   })
 
   // Normal mode that could not start retries on later requests, so it recovers by itself.
@@ -146,7 +176,7 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
       // Failed before the language hook ran (e.g. the session store did not answer): still localized.
       const cookieLang = req.cookies?.['amorce.lang']
       req.lang = isLanguage(cookieLang) ? cookieLang : negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
-      req.t = translator(req.lang)
+      req.t = translate(req.lang)
     }
     if (isCsrfError(err)) {
       req.log.info({ code: err.code }, 'CSRF check failed')

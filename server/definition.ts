@@ -65,7 +65,7 @@ export interface Brand {
 }
 
 /**
- * A host's definition resolved with defaults: what `app.amorce.definition` holds. Filled by createServer / the
+ * A host's definition resolved with defaults: what the app state (`definition`) holds. Filled by createServer / the
  * plugin (server/app.ts) from the host's options; the reference app's is built the same way (server/app/).
  */
 export interface AppDefinition {

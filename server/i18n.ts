@@ -1,6 +1,6 @@
 // i18next set up from locales/<lang>/**/*.json; a file's path gives the first segments of its keys
 // (locales/en/setup/database.json → `setup.database.title`), so a key says where its text lives.
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import i18next, { type TFunction } from 'i18next'
 import { packageDir } from './paths.ts'
@@ -48,6 +48,40 @@ await instance.init({
   interpolation: { escapeValue: false }, // Eta escapes on output; escaping twice would show &amp;
   returnNull: false
 })
+
+/** A host's tree over Amorce's: the host's text wins (that is how it overrides a default step's texts). */
+function overlay (target: Tree, source: Tree): void {
+  for (const [k, v] of Object.entries(source)) {
+    const existing = target[k]
+    if (existing && typeof existing === 'object' && v && typeof v === 'object') overlay(existing as Tree, v as Tree)
+    else target[k] = v
+  }
+}
+
+/**
+ * The texts of one app: each language's files from every directory of `dirs`, the first directory's winning
+ * (a host's `<root>/locales` before Amorce's), in an i18next instance of its own (never the shared one).
+ */
+export async function createTranslator (dirs: readonly string[]): Promise<(lang: Language) => TFunction> {
+  if (dirs.length === 1 && path.resolve(dirs[0]) === path.resolve(localesDir)) return translator
+  const resources: Record<string, Tree> = {}
+  for (const dir of [...dirs].reverse()) {
+    for (const lang of LANGUAGES) {
+      const tree: Tree = {}
+      if (existsSync(path.join(dir, lang))) loadDir(path.join(dir, lang), tree, '')
+      overlay(resources[lang] ??= {}, tree)
+    }
+  }
+  const own = i18next.createInstance()
+  await own.init({
+    resources: Object.fromEntries(Object.entries(resources).map(([lng, r]) => [lng, { translation: r }])),
+    fallbackLng: false,
+    supportedLngs: [...LANGUAGES],
+    interpolation: { escapeValue: false },
+    returnNull: false
+  })
+  return lang => own.getFixedT(lang)
+}
 
 export function isLanguage (value: unknown): value is Language {
   return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value)

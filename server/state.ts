@@ -3,6 +3,8 @@
 import type { SessionStore } from '@fastify/session'
 import type { AppConfig } from './config/config.ts'
 import type { Runtime } from './app/runtime.ts'
+import type { AppDefinition } from './definition.ts'
+import type { WizardState } from './setup/state.ts'
 
 export type Mode = 'setup' | 'normal' | 'unavailable'
 
@@ -19,6 +21,10 @@ export interface SetupState {
 export interface AppState {
   mode: Mode
   config: AppConfig
+  /** the app being installed and served: its schema, admin store, steps (server/definition.ts) */
+  definition: AppDefinition
+  /** setup mode's registry, install job and token counters, made on first use (server/setup/state.ts) */
+  wizard?: WizardState
   /** normal mode */
   runtime?: Runtime
   /** unavailable mode: why normal mode could not start (shown as 503, never the wizard) */

@@ -58,7 +58,7 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
   // Wizard sessions live in memory: at start-up no session holds an upload, only an install journal can (its
   // install resumes with that file). Everything else in DATA_DIR is what an expired or lost session left.
   const journaledUpload = async (dataDir: string) => {
-    const restore = (await readJournal(dataDir))?.answers.restore
+    const restore = (await readJournal(dataDir))?.answers.answers.restore
     return restore && restore.mode !== 'fresh' ? restore.file : undefined
   }
   if (app.amorce.mode === 'setup') {
@@ -135,17 +135,17 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
       }
       return reply.code(400).send({ ok: false, message: req.t('setup.restore.errors.uploadFailed') })
     }
-    const { summary, error } = await verifyForWizard(partial, data, env)
+    const { summary, error } = await verifyForWizard(partial, data, app.amorce.definition, env)
     if (error) {
       await rm(partial, { force: true })
       return reply.code(422).send({ ok: false, message: req.t(error.key, error.params ?? {}) })
     }
     await rename(partial, file)
     // The session's earlier upload (and uploads left by sessions that expired over 12 hours ago) go.
-    const previous = data.restore?.mode === 'upload' ? data.restore.file : undefined
+    const previous = data.answers.restore?.mode === 'upload' ? data.answers.restore.file : undefined
     await removeUpload(dir, previous)
     await sweepUploads(dir, [file, await journaledUpload(dir)], SESSION_MAX_AGE_MS).catch(() => [])
-    data.restore = { mode: 'upload', file, summary: summary!, confirmed: false }
+    data.answers.restore = { mode: 'upload', file, summary: summary!, confirmed: false }
     data.done = data.done.filter(id => id !== 'restore')
     req.session.wizard = data
     return reply.send({ ok: true, location: `${base()}/setup/restore` })

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { AdminStore, AppSchema, PrismaClientClass } from '../definition.ts'
+import type { AppSchema, PrismaClientClass } from '../definition.ts'
 import type { DatabaseProvider } from '../db/engines/index.ts'
 import { createClient, preloadClient } from '../db/client.ts'
 import { PROVIDERS } from '../db/engines/index.ts'
@@ -25,12 +25,6 @@ export const referenceSchema: AppSchema = {
   },
   migrationsDir: provider => packageDir('prisma', provider, 'migrations'),
   valueFormats: { 'AdminUser.passwordHash': 'argon2id' }
-}
-
-/** Where the reference app's administrators are, for the backup's account list and the restore's check. */
-export const referenceAdmins: Pick<AdminStore<Db>, 'list' | 'table'> = {
-  list: db => db.adminUser.findMany({ select: { username: true, email: true }, orderBy: { id: 'asc' } }),
-  table: { name: 'AdminUser', username: 'username', email: 'email' }
 }
 
 /** Providers whose generated client is missing, e.g. after `npm ci --ignore-scripts` (no `prepare`, no build). */

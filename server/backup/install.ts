@@ -18,7 +18,7 @@ export interface InstallApp { schema: AppSchema, admin: Pick<AdminStore, 'list' 
 
 /** The backup the install restores, when the person confirmed one. */
 export function chosenBackup (data: WizardData): { file: string, migration: string, sha256?: string } | undefined {
-  const restore = data.restore
+  const restore = data.answers.restore
   return restore && restore.mode !== 'fresh' && restore.confirmed ? { file: restore.file, migration: restore.summary.migration, sha256: restore.summary.sha256 } : undefined
 }
 
@@ -40,9 +40,9 @@ const SOURCE_ONLY_SETTINGS = ['wizard:admin', 'install:completedAt']
  */
 export async function restoreStage (data: WizardData, progress: (message: Message) => void, app: InstallApp, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
   const backup = chosenBackup(data)
-  if (!backup || !data.database) return { key: 'setup.finalize.stages.restoreSkipped' }
-  const provider = data.database.provider as Provider
-  const url = data.database.url
+  if (!backup || !data.answers.database) return { key: 'setup.finalize.stages.restoreSkipped' }
+  const provider = data.answers.database.provider as Provider
+  const url = data.answers.database.url
   const limits = backupLimits(env)
   // A resumed install whose earlier run committed the rows but died before the journal said so: the marker row,
   // committed with them, says this very backup is already loaded.
@@ -87,7 +87,7 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
 
 /** With the restored accounts kept, the admin stage only records the install. */
 export async function recordInstallWithRestoredAdmins (data: WizardData, detail: Record<string, string>, app: InstallApp): Promise<Message> {
-  const database = data.database!
+  const database = data.answers.database!
   const db = await createClient<AmorceDb>(app.schema, database.provider, database.url)
   try {
     // The administrators live where the app's admin store says (its own users table), never assumed here.
@@ -116,6 +116,6 @@ export function restoreFailure (error: unknown): Message {
 
 /** After the install, the uploaded backup (password hashes) has no reason to stay in DATA_DIR. */
 export async function removeRestoredUpload (data: WizardData, dataDir: string): Promise<void> {
-  const restore = data.restore
+  const restore = data.answers.restore
   if (restore && restore.mode === 'upload') await removeUpload(dataDir, restore.file)
 }

@@ -2,10 +2,11 @@
 // wizard, for the reference app (its schema: server/app/schema.ts). Reads the whole file, writes nothing, prints
 // every problem (localized) and exits 1 when there is one. Without --provider, the backup is checked for each
 // engine (their limits differ).
-import { referenceAdmins, referenceSchema } from '../app/schema.ts'
+import { referenceSchema } from '../app/schema.ts'
 import { isProvider, PROVIDERS } from '../db/engines/index.ts'
 import { isLanguage, translator, type Language } from '../i18n.ts'
 import { verifyBackupFile } from './verify.ts'
+import { adminStore } from '../app/admin-store.ts'
 
 const USAGE = `usage: npm run backup:verify -- <file.tar.gz> [--provider ${PROVIDERS.join('|')}] [--lang en|fr]`
 
@@ -26,7 +27,7 @@ async function main (argv: string[]): Promise<number> {
   const providers = provider !== undefined && isProvider(provider) ? [provider] : [...PROVIDERS]
   let failed = false
   for (const target of providers) {
-    const report = await verifyBackupFile(file, { provider: target, schema: referenceSchema, admin: referenceAdmins })
+    const report = await verifyBackupFile(file, { provider: target, schema: referenceSchema, admin: adminStore })
     const engine = t(`setup.restore.engines.${target}`)
     if (report.ok) {
       const s = report.summary!

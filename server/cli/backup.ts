@@ -11,7 +11,7 @@ import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
 import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
-import { createPrismaClient, referenceAdmins, referenceSchema } from '../app/schema.ts'
+import { createPrismaClient, referenceSchema } from '../app/schema.ts'
 import { parseDatabaseUrl } from '../db/engines/index.ts'
 import { probeSqliteFile } from '../db/engines/sqlite.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
@@ -21,13 +21,14 @@ import { ADMIN_CLAIM_KEY, INSTALL_LOCK_SETTING, removeJournal } from '../setup/f
 import { withoutEnvironmentKeys } from '../setup/preset.ts'
 import { TOKEN_FILE_NAME } from '../setup/token.ts'
 import { EXIT, type CliContext } from './context.ts'
+import { adminStore } from '../app/admin-store.ts'
 
 /**
  * The wizard's complete verification, writing nothing. One adapter, so a change of the verification's entry
  * point (server/backup/verify.ts) is a one-line change here.
  */
 export function verifyFile (file: string, provider: Provider, limits: BackupLimits): Promise<BackupSummary> {
-  return verifyBackup(file, { provider, limits, schema: referenceSchema, admin: referenceAdmins })
+  return verifyBackup(file, { provider, limits, schema: referenceSchema, admin: adminStore })
 }
 
 /** A backup error as the wizard words it; anything else by its message, which never holds a secret here. */
@@ -116,7 +117,7 @@ export async function backupVerify (ctx: CliContext, file: string): Promise<numb
   try {
     const provider = await targetEngine(config, target, limits)
     // Every problem the scan finds, one line each (as `npm run backup:verify` prints them), not only the first.
-    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, schema: referenceSchema, admin: referenceAdmins })
+    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, schema: referenceSchema, admin: adminStore })
     if (!report.ok) {
       for (const problem of report.problems) ctx.err(t('cli.backup.invalid', { detail: t(problem.key, problem.params) }))
       return EXIT.failed
@@ -191,7 +192,7 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
       url,
       limits,
       schema: referenceSchema,
-      admin: referenceAdmins,
+      admin: adminStore,
       onMigration: p => { if (p.status === 'applied') migrations++ },
       onProgress: p => {
         const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)

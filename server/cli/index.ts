@@ -25,6 +25,7 @@ const COMMANDS: Command[] = [
   { name: 'restore', id: 'restore', run: async (ctx, args) => { const { restore } = await import('./backup.ts'); return restore(ctx, onePositional(args, 'FILE')) } },
   { name: 'migrate status', id: 'migrateStatus', run: async (ctx, args) => { noPositionals(args); const { migrateStatus } = await import('./migrate.ts'); return migrateStatus(ctx) } },
   { name: 'migrate deploy', id: 'migrateDeploy', valued: ['backup-out'], flags: ['no-backup'], run: async (ctx, args) => { noPositionals(args); const { migrateDeploy } = await import('./migrate.ts'); return migrateDeploy(ctx, { backup: !args.flags.has('no-backup'), backupOut: args.flags.get('backup-out') as string | undefined }) } },
+  { name: 'dev', id: 'dev', valued: ['root'], run: async (ctx, args) => { const { runDev } = await import('./dev/index.ts'); return runDev(ctx, args) } },
   { name: 'admin reset-password', id: 'resetPassword', run: async (ctx, args) => { const { resetPassword } = await import('./admin.ts'); return resetPassword(ctx, onePositional(args, 'USERNAME')) } }
 ]
 

@@ -1,4 +1,6 @@
 // Pages: Eta templates under views/, rendered with what every page needs (t, lang, base path).
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
@@ -18,6 +20,21 @@ declare module 'fastify' {
 
 export default fp(async function render (app, opts: { production: boolean }) {
   const eta = new Eta({ views: viewsDir, cache: opts.production, autoEscape: true, autoTrim: false })
+  // Templates and includes are searched in the app's view directories in order (a host's first, then
+  // Amorce's): a host step's page lives in the host's views, and a host may override one of Amorce's.
+  const dirs = app.amorce.definition?.views ?? [viewsDir]
+  const ownResolve = eta.resolvePath!.bind(eta)
+  eta.resolvePath = (template, options) => {
+    if (!template.startsWith('.')) {
+      const name = (path.extname(template) ? template : `${template}.eta`).replace(/^[/\\]+/, '')
+      for (const dir of dirs) {
+        const file = path.join(dir, name)
+        if (path.relative(dir, file).startsWith('..')) break
+        if (existsSync(file)) return file
+      }
+    }
+    return ownResolve(template, options)
+  }
   await app.register(view, { engine: { eta }, root: viewsDir, production: opts.production, defaultContext: {} })
 
   function context (reply: FastifyReply, model: Record<string, unknown>): Record<string, unknown> {

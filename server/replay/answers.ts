@@ -1,9 +1,9 @@
-// The answers file: JSON validated against answers.schema.json, `${NAME}` values read from the
+// The answers file: JSON validated against the schema generated from the step registry (a section per step;
+// answers.schema.json is a copy for editors, checked equal by a test), `${NAME}` values read from the
 // environment. Every problem is reported with its JSON path before any browser starts.
 import { readFile } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
-import type { ServerProvider } from '../db/engines/index.ts'
+import { answersSchema, createRegistry, type Registry } from '../setup/registry.ts'
 
 export interface Answers {
   version: 1
@@ -11,7 +11,7 @@ export interface Answers {
   database:
     | { provider: 'sqlite', file: string, multipleInstances?: boolean }
     | {
-      provider: ServerProvider
+      provider: 'postgresql' | 'mysql'
       url?: string
       host?: string
       port?: number | string
@@ -29,6 +29,8 @@ export interface Answers {
   restore?: null | { file: string } | { path: string }
   /** keepRestored: sign in with a restored account (username/password) instead of adding one (email unused) */
   admin: { username: string, email?: string, password: string, keepRestored?: boolean }
+  /** a host step's section, by its id */
+  [step: string]: unknown
 }
 
 export interface Problem { path: string, message: string }
@@ -39,8 +41,13 @@ export class AnswersError extends Error {
   }
 }
 
-export const schema = JSON.parse(readFileSync(new URL('./answers.schema.json', import.meta.url), 'utf8'))
-const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile(schema)
+/** The answers file's schema for Amorce's own steps (what answers.schema.json holds). */
+export const schema = answersSchema(createRegistry())
+
+/** A validator for the answers of this registry's steps (a host's steps included). */
+export function answersValidator (registry: Registry) {
+  return new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile(answersSchema(registry))
+}
 
 function jsonPath (pointer: string): string {
   return '$' + pointer.split('/').slice(1).map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
@@ -66,7 +73,8 @@ function substitute (value: unknown, env: NodeJS.ProcessEnv, pointer: string, pr
   return value
 }
 
-export function parseAnswers (text: string, env: NodeJS.ProcessEnv = process.env): Answers {
+export function parseAnswers (text: string, env: NodeJS.ProcessEnv = process.env, registry: Registry = createRegistry()): Answers {
+  const validate = answersValidator(registry)
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -99,12 +107,12 @@ export function parseAnswers (text: string, env: NodeJS.ProcessEnv = process.env
   return answers as Answers
 }
 
-export async function loadAnswers (file: string, env: NodeJS.ProcessEnv = process.env): Promise<Answers> {
+export async function loadAnswers (file: string, env: NodeJS.ProcessEnv = process.env, registry: Registry = createRegistry()): Promise<Answers> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
     throw new AnswersError([{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }])
   }
-  return parseAnswers(text, env)
+  return parseAnswers(text, env, registry)
 }

@@ -1,44 +1,19 @@
-// `npm run replay -- <answers.json> --url <base-url> [--token-file <file>]`: installs a server through
-// its own wizard, headless. Exit 0 once the admin is signed in; 1 replay failed; 2 bad input; 3 no browser
-// (or no playwright-core: it is an optional dependency, absent from a production install).
-// The token comes from SETUP_TOKEN, --token-file, the local server's data directory, or --token (which every
-// process list shows, and npm echoes: discouraged).
+// `npm run replay -- <answers.json> --url <base-url> [--url …] [--servers <file>] [--concurrency n] [--report json]`:
+// installs one or many servers through their own wizard, headless, in one browser. Exit 0 once every admin is
+// signed in; 1 a replay failed (the others still ran to their end); 2 bad input; 3 no browser (or no
+// playwright-core: it is an optional dependency, absent from a production install).
+// A server's token comes from the --servers file, --token, SETUP_TOKEN, --token-file, or the local server's data
+// directory. Texts are locales/<lang>/replay.json, in the operator's language (AMORCE_LANG, LC_ALL, LANG).
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { AnswersError, loadAnswers } from './answers.ts'
-import { findChromium, replay, ReplayError } from './replay.ts'
+import { AnswersError, loadAnswers, type Answers } from './answers.ts'
+import { findChromium } from './replay.ts'
 import { playwrightAvailable } from './playwright.ts'
+import { defaultConcurrency, displayName, parseServersFile, replayFleet, resolveToken, ServersFileError, TokenError, type ServerEntry, type Target } from './fleet.ts'
+import { fleetReport, messageIndex, renderTable } from './report.ts'
 import { translator } from '../i18n.ts'
-
-const USAGE = 'usage: npm run replay -- <answers.json> --url <base-url> [--token-file <file>] [--data-dir <dir>] [--screenshots <dir>]\n' +
-  '  the setup token: SETUP_TOKEN=… in the environment, or --token-file <file>; on this machine it is read from\n' +
-  '  <data-dir>/setup-token by default. --token <token> works too, but any process list shows it.'
-
-function isLocal (url: URL): boolean {
-  return ['localhost', '127.0.0.1', '[::1]', '::1'].includes(url.hostname) || url.hostname.startsWith('127.')
-}
-
-/**
- * The token, in this order: --token (visible in process lists), SETUP_TOKEN, --token-file, then a local server's
- * ${DATA_DIR}/setup-token. Whatever its first character: a token may start with "-".
- */
-async function resolveToken (given: { token?: string, tokenFile?: string }, url: URL, dataDir: string): Promise<string> {
-  if (given.token) return given.token
-  if (process.env.SETUP_TOKEN) return process.env.SETUP_TOKEN.trim()
-  const file = given.tokenFile ?? (isLocal(url) ? path.join(dataDir, 'setup-token') : undefined)
-  if (!file) throw new Error('the setup token is required for a remote server: set SETUP_TOKEN or give --token-file <file>')
-  let token: string
-  try {
-    token = (await readFile(file, 'utf8')).trim()
-  } catch {
-    throw new Error(given.tokenFile
-      ? `cannot read the token file ${file}`
-      : `no token given and ${file} cannot be read (set SETUP_TOKEN, give --token-file, or set --data-dir or DATA_DIR to the server's data directory)`)
-  }
-  if (token === '') throw new Error(`the token file ${file} is empty`)
-  return token
-}
+import { cliLanguage } from '../cli/context.ts'
 
 /** `--token -abc` as `--token=-abc`: parseArgs refuses an option's value that starts with a dash as ambiguous. */
 function joinValues (argv: string[], options: string[]): string[] {
@@ -50,73 +25,133 @@ function joinValues (argv: string[], options: string[]): string[] {
   return out
 }
 
-async function main (): Promise<number> {
+async function main (env: NodeJS.ProcessEnv): Promise<number> {
+  const lang = cliLanguage(env)
+  const t = translator(lang)
+  const usage = () => t('replay.usage', { concurrency: defaultConcurrency() })
   let args
   try {
     args = parseArgs({
       args: joinValues(process.argv.slice(2), ['--token', '--token-file']),
       allowPositionals: true,
-      options: { url: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' }, screenshots: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+      options: {
+        url: { type: 'string', multiple: true },
+        servers: { type: 'string' },
+        concurrency: { type: 'string' },
+        report: { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'data-dir': { type: 'string' },
+        screenshots: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
     })
   } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`)
+    console.error(`${(err as Error).message}\n${usage()}`)
     return 2
   }
-  if (args.values.help) { console.log(USAGE); return 0 }
+  const { values } = args
+  if (values.help) { console.log(usage()); return 0 }
+  const report = values.report ?? 'text'
+  if (report !== 'json' && report !== 'text') { console.error(t('replay.errors.report')); return 2 }
+  // With --report json, stdout carries the report alone: a person's lines go to stderr.
+  const say = report === 'json' ? (line: string) => console.error(line) : (line: string) => console.log(line)
+  const concurrency = values.concurrency === undefined ? defaultConcurrency() : Number(values.concurrency)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) { console.error(t('replay.errors.concurrency')); return 2 }
+
+  // The servers: --url ones first, then the --servers file's.
+  const entries: ServerEntry[] = []
+  for (const url of values.url ?? []) {
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) { console.error(t('replay.errors.notUrl', { url })); return 2 }
+    entries.push({ url })
+  }
+  if (values.servers) {
+    try {
+      entries.push(...parseServersFile(await readFile(values.servers, 'utf8'), values.servers))
+    } catch (err) {
+      console.error(t('replay.servers.invalid', { file: values.servers }))
+      if (err instanceof ServersFileError) for (const p of err.problems) console.error(`  ${p.path}: ${t(p.key, p.params)}`)
+      else console.error(`  ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      return 2
+    }
+  }
+  if (entries.length === 0) { console.error(`${t('replay.errors.noServer')}\n${usage()}`); return 2 }
+  const seen = new Set<string>()
+  for (const e of entries) {
+    const name = displayName(e.url)
+    if (seen.has(name)) { console.error(t('replay.servers.twice', { server: name })); return 2 }
+    seen.add(name)
+  }
   const [file] = args.positionals
-  if (!file || !args.values.url) { console.error(USAGE); return 2 }
-  let url: URL
-  try { url = new URL(args.values.url) } catch { console.error(`not a URL: ${args.values.url}`); return 2 }
+  if (!file && entries.some(e => e.answers === undefined)) { console.error(`${t('replay.errors.noAnswers')}\n${usage()}`); return 2 }
 
-  let answers
-  try {
-    answers = await loadAnswers(file)
-  } catch (err) {
-    if (!(err instanceof AnswersError)) throw err
-    console.error(`${file} is not a valid answers file:`)
-    for (const p of err.problems) console.error(`  ${p.path}: ${p.message}`)
-    return 2
+  // Every answers file and every token before any browser starts: bad input stops everything at once.
+  if (values.token) console.error(t('replay.run.tokenVisible'))
+  const defaults = { token: values.token, tokenFile: values['token-file'], dataDir: path.resolve(values['data-dir'] ?? env.DATA_DIR ?? 'data'), env }
+  const targets: Target[] = []
+  let bad = false
+  for (const entry of entries) {
+    const answersFile = entry.answers ?? file
+    let answers: Answers | undefined
+    try {
+      answers = await loadAnswers(answersFile, { ...env, ...entry.variables })
+    } catch (err) {
+      if (!(err instanceof AnswersError)) throw err
+      console.error(t('replay.errors.invalidAnswers', { file: entry.variables || entries.length > 1 ? `${answersFile} (${displayName(entry.url)})` : answersFile }))
+      for (const p of err.problems) console.error(`  ${p.path}: ${p.message}`)
+      bad = true
+    }
+    let token: string | undefined
+    try {
+      token = await resolveToken(entry, defaults)
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err
+      console.error(t(err.key, err.params))
+      bad = true
+    }
+    if (answers && token) targets.push({ name: entry.name ?? displayName(entry.url), url: entry.url, token, answers })
   }
+  if (bad) return 2
 
-  if (args.values.token) console.error('warning: --token is visible to every user of this machine (process list) and npm prints it: prefer SETUP_TOKEN=… or --token-file <file>')
-  let token: string
-  try {
-    token = await resolveToken({ token: args.values.token, tokenFile: args.values['token-file'] }, url, path.resolve(args.values['data-dir'] ?? process.env.DATA_DIR ?? 'data'))
-  } catch (err) { console.error((err as Error).message); return 2 }
-
-  if (!playwrightAvailable()) {
-    console.error(translator(answers.language)('replay.errors.playwrightMissing'))
-    return 3
-  }
+  if (!playwrightAvailable()) { console.error(t('replay.errors.playwrightMissing')); return 3 }
   const chromiumPath = findChromium()
-  if (!chromiumPath) {
-    console.error('no Chromium found: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)')
-    return 3
-  }
+  if (!chromiumPath) { console.error(t('replay.errors.noChromium')); return 3 }
 
+  // One server: the lines as they always were. Many: each line names its server, and a table ends the run.
+  const many = targets.length > 1
+  const width = Math.max(...targets.map(x => x.name.length))
+  const tag = (target: Target) => many ? `[${target.name}]`.padEnd(width + 3) : ''
+  if (many) say(t('replay.run.startMany', { count: targets.length, concurrency: Math.min(concurrency, targets.length) }))
   const started = performance.now()
-  console.log(`Replaying ${file} (${answers.language}) on ${url.origin}${url.pathname.replace(/\/$/, '')}`)
-  try {
-    await replay({
-      answers,
-      url: url.toString(),
-      token,
-      chromiumPath,
-      screenshotDir: args.values.screenshots,
-      onStep: r => console.log(`  ✓ ${r.step.padEnd(14)} ${(r.ms / 1000).toFixed(2)} s`),
-      onProgress: p => console.log(`      · ${p.stage}: ${p.text}`)
-    })
-  } catch (err) {
-    if (!(err instanceof ReplayError)) throw err
-    // The page's whole message: one line per item, indented under the step.
-    const [first, ...rest] = err.message.split('\n')
-    console.error(`  ✗ ${err.step}: ${first}`)
-    for (const line of rest) console.error(`      ${line}`)
-    if (err.screenshot) console.error(`    screenshot: ${err.screenshot}`)
-    return 1
+  const keyOf = messageIndex(lang)
+  const outcomes = await replayFleet(targets, {
+    concurrency,
+    chromiumPath,
+    screenshotDir: values.screenshots,
+    keyOf,
+    onStart: target => { if (!many) say(t('replay.run.start', { file: file ?? '', language: target.answers.language, url: target.name })) },
+    onStep: (target, r) => say(`  ${tag(target)}✓ ${r.step.padEnd(14)} ${(r.ms / 1000).toFixed(2)} s`),
+    onProgress: (target, p) => say(`      ${tag(target)}· ${p.stage}: ${p.text}`),
+    onDone: (target, o) => {
+      if (o.status === 'ok') {
+        say(`${tag(target)}${t('replay.run.installed', { username: target.answers.admin.username, seconds: o.seconds })}`)
+        return
+      }
+      // The page's whole message: one line per item, indented under the step.
+      const [first, ...rest] = (o.message ?? '').split('\n')
+      console.error(`  ${tag(target)}✗ ${o.failedStep}: ${first}`)
+      for (const line of rest) console.error(`      ${tag(target)}${line}`)
+      if (o.screenshot) console.error(`    ${tag(target)}${t('replay.run.screenshot', { file: o.screenshot })}`)
+    }
+  })
+  const result = fleetReport(outcomes, (performance.now() - started) / 1000)
+  if (many) {
+    const table = renderTable(result, t, o => (o.message === null ? null : keyOf(o.message)?.line ?? o.message.split('\n')[0]))
+    if (report === 'json') console.error(`\n${table}`)
+    else console.log(`\n${table}`)
   }
-  console.log(`Installed and signed in as ${answers.admin.username} in ${((performance.now() - started) / 1000).toFixed(2)} s`)
-  return 0
+  if (report === 'json') console.log(JSON.stringify(result, null, 2))
+  return result.ok ? 0 : 1
 }
 
-process.exitCode = await main()
+process.exitCode = await main(process.env)

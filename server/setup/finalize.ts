@@ -1,22 +1,26 @@
-// The install, in a fixed order (after Gitea): write .env → migrate → restore → admin → lock, then
-// switch the running process to normal mode. Every stage is idempotent and recorded in a journal
-// file as it completes, so a crash can be resumed after a restart; only one install runs at a time
-// and later requests (other tabs, other sessions) follow the running one.
+// The install: the stages the steps contribute, in the registry's order (after Gitea: write .env → migrate →
+// restore → admin → lock, then switch the running process to normal mode; a host step's stage runs after
+// admin, before the lock). Every stage is idempotent and recorded in a journal file as it completes, so a
+// crash can be resumed after a restart; only one install runs at a time per app instance (the job hangs off
+// app.amorce.wizard) and later requests (other tabs, other sessions) follow the running one.
 import { EventEmitter } from 'node:events'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { envFileEntries, loadConfig, type ConfigValues } from '../config/config.ts'
+import type { AppConfig, ConfigValues } from '../config/config.ts'
 import { readEnvFile, serializeEnv, writeEnvFile } from '../config/envfile.ts'
-import { createPrismaClient, referenceAdmins, referenceSchema } from '../app/schema.ts'
-import { migrate, MigrationError } from '../db/migrate.ts'
-import { migrationLimit, recordInstallWithRestoredAdmins, removeRestoredUpload, restoreFailure, restoreStage } from '../backup/install.ts'
-import type { FieldError, WizardData } from './wizard.ts'
-import { withoutEnvironmentKeys } from './preset.ts'
+import { createClient } from '../db/client.ts'
+import type { Registry } from './registry.ts'
+import type { FieldError, StageContext as StepStageContext, WizardData } from './step.ts'
 import { cacheRedisUrl } from './steps/cache.ts'
+import { urlPassword, withoutUrlPassword } from './steps/database.ts'
+import { testPause } from './test-hooks.ts'
+import { wizardState } from './state.ts'
 
-export const STAGES = ['env', 'migrate', 'restore', 'admin', 'lock', 'switch'] as const
-export type StageId = typeof STAGES[number]
+export { ADMIN_CLAIM_KEY, createWizardAdmin } from './steps/admin.ts'
+export { INSTALL_LOCK_SETTING } from './steps/finalize.ts'
+
+export type StageId = string
 
 export interface StageEvent {
   stage: StageId
@@ -110,22 +114,22 @@ export interface FinalizeDeps {
   app: FastifyInstance
   data: WizardData
   /** rebuilds the configuration from the same environment the process started with */
-  reloadConfig: () => ReturnType<typeof loadConfig>
+  reloadConfig: () => Promise<AppConfig>
   /** opens normal mode; called last */
   switchToNormal: () => Promise<void>
 }
 
-let current: FinalizeJob | undefined
-
-/** Starts the install, or returns the one already running (whoever asked for it). */
+/** Starts the install on this app instance, or returns the one already running there (whoever asked for it). */
 export function startFinalize (deps: FinalizeDeps): FinalizeJob {
-  if (current?.active) return current
-  current = new FinalizeJob(job => runFinalize(job, deps))
-  return current
+  const wizard = wizardState(deps.app)
+  if (wizard.job?.active) return wizard.job
+  wizard.job = new FinalizeJob(job => runFinalize(job, deps, wizard.registry))
+  return wizard.job
 }
 
-export function currentFinalize (): FinalizeJob | undefined {
-  return current
+/** This app instance's running (or last) install. */
+export function currentFinalize (app: FastifyInstance): FinalizeJob | undefined {
+  return app.amorce.wizard?.job
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,18 +148,27 @@ export interface Journal {
    * never kept), the database address loses its password, which is read back from the `.env`.
    */
   answers: WizardData
-  /** which answers had a password, left out of the journal */
-  omitted: { database: boolean, cache: boolean }
+  /** which steps' answers had a secret, left out of the journal (by step id) */
+  omitted: Record<string, boolean>
 }
 
 export function journalPath (dataDir: string): string {
   return path.join(dataDir, JOURNAL_FILE)
 }
 
+/** The answers of a journal written before answers were kept by step id (0.2.0): the same data, regrouped. */
+function upgradeJournalAnswers (answers: Record<string, unknown>): WizardData {
+  if (answers.answers && typeof answers.answers === 'object') return answers as unknown as WizardData
+  const { done, drafts: _drafts, fromEnvironment, ...rest } = answers
+  return { answers: rest as WizardData['answers'], kept: {}, done: (done as string[]) ?? [], drafts: {}, ...(fromEnvironment ? { fromEnvironment: fromEnvironment as string[] } : {}) }
+}
+
 export async function readJournal (dataDir: string): Promise<Journal | null> {
   try {
     const parsed = JSON.parse(await readFile(journalPath(dataDir), 'utf8')) as Journal
-    return parsed?.version === 1 && parsed.answers && parsed.stages && parsed.omitted ? parsed : null
+    if (!(parsed?.version === 1 && parsed.answers && parsed.stages && parsed.omitted)) return null
+    parsed.answers = upgradeJournalAnswers(parsed.answers as unknown as Record<string, unknown>)
+    return parsed
   } catch {
     return null // absent, or unreadable: nothing to resume
   }
@@ -174,40 +187,32 @@ export async function removeJournal (dataDir: string): Promise<void> {
   await rm(journalPath(dataDir), { force: true })
 }
 
-/** The password part of a URL, if any (SQLite file URLs have none). */
-function urlPassword (url: string): string {
-  try { return decodeURIComponent(new URL(url).password) } catch { return '' }
-}
-
-function withoutPassword (url: string): string {
-  try {
-    const u = new URL(url)
-    if (!u.password) return url
-    u.password = ''
-    return u.toString()
-  } catch {
-    return url
-  }
-}
-
 type Loose = Record<string, unknown>
-const SECRET_KEY = /password|secret/i
+const isUrl = (value: unknown): value is string => typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
 
-/** The answers as journaled: every password-like key dropped, passwords cut out of addresses. */
-export function journalAnswers (data: WizardData): { answers: WizardData, omitted: { database: boolean, cache: boolean } } {
-  const answers = structuredClone({ ...data, drafts: {} }) as WizardData & Loose
-  const omitted = { database: false, cache: false }
-  for (const key of Object.keys(answers)) if (SECRET_KEY.test(key)) delete answers[key]
-  for (const part of ['database', 'cache'] as const) {
-    const answer = answers[part] as Loose | undefined
-    if (!answer) continue
-    for (const [key, value] of Object.entries(answer)) {
-      if (SECRET_KEY.test(key)) {
-        if (value) omitted[part] = true
-        delete answer[key]
-      } else if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value) && urlPassword(value)) {
-        answer[key] = withoutPassword(value)
-        omitted[part] = true
+/** A step's secret fields, as its answer may hold them (the database password, the Redis password). */
+function secretFields (registry: Registry, id: string): string[] {
+  const step = registry.find(id)
+  return Object.entries(step?.fields ?? {}).filter(([, f]) => f.secret).map(([name]) => name)
+}
+
+/**
+ * The answers as journaled: what a step keeps aside (`kept`) and drafts dropped, each answer's secret fields
+ * dropped and passwords cut out of addresses; `omitted` says which steps lost something.
+ */
+export function journalAnswers (registry: Registry, data: WizardData): { answers: WizardData, omitted: Record<string, boolean> } {
+  const answers: WizardData = structuredClone({ ...data, kept: {}, drafts: {} })
+  const omitted: Record<string, boolean> = {}
+  for (const [id, answer] of Object.entries(answers.answers)) {
+    if (!answer || typeof answer !== 'object') continue
+    const secret = secretFields(registry, id)
+    for (const [key, value] of Object.entries(answer as Loose)) {
+      if (secret.includes(key)) {
+        if (value) omitted[id] = true
+        delete (answer as Loose)[key]
+      } else if (isUrl(value) && urlPassword(value)) {
+        ;(answer as Loose)[key] = withoutUrlPassword(value)
+        omitted[id] = true
       }
     }
   }
@@ -215,59 +220,27 @@ export function journalAnswers (data: WizardData): { answers: WizardData, omitte
 }
 
 /**
- * The wizard's answers rebuilt from a journal after a restart. Passwords come back from the `.env`
- * the interrupted install wrote, when that file names the same database / Redis; otherwise that
- * step is marked to be answered again.
+ * The wizard's answers rebuilt from a journal after a restart. What was left out comes back from the `.env`
+ * the interrupted install wrote, through each step's `resume` (when it names the same database / Redis);
+ * otherwise that step is marked to be answered again.
  */
-export async function answersFromJournal (journal: Journal, envFile: string): Promise<WizardData> {
-  const data = structuredClone(journal.answers) as WizardData & Loose
+export async function answersFromJournal (registry: Registry, journal: Journal, envFile: string): Promise<WizardData> {
+  const data = structuredClone(journal.answers)
   data.drafts = {}
-  const env = (journal.omitted.database || journal.omitted.cache) ? await readEnvFile(envFile).catch(() => null) : null
-  const undo = (part: 'database' | 'cache') => {
-    delete data[part]
-    data.done = data.done.filter(id => id !== part)
-  }
-  if (journal.omitted.database && data.database) {
-    const url = env?.DATABASE_URL
-    if (url && withoutPassword(url) === data.database.url) {
-      const password = urlPassword(url)
-      ;(data.database as unknown as Loose).url = url
-      if (data.database.provider !== 'sqlite') (data.database as unknown as Loose).password = password
-      data.databasePassword = password
-    } else undo('database')
-  }
-  if (journal.omitted.cache && data.cache) {
-    const url = env?.REDIS_URL
-    const password = url ? urlPassword(url) : ''
-    if (password) (data.cache as Loose).redisPassword = password
-    else undo('cache')
+  data.kept = {}
+  const ids = Object.keys(journal.omitted).filter(id => journal.omitted[id] && data.answers[id] !== undefined)
+  const env = ids.length > 0 ? await readEnvFile(envFile).catch(() => null) : null
+  for (const id of ids) {
+    if (registry.find(id)?.resume?.(data, env)) continue
+    delete data.answers[id]
+    data.done = data.done.filter(s => s !== id)
   }
   return data
 }
 
 /** Everything the wizard needs to install is there (nothing to re-ask). */
-export function answersComplete (data: WizardData): boolean {
-  return Boolean(data.database && data.cache && data.admin && data.restore)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Test hook. AMORCE_TEST_PAUSE_AT=<stage> makes the install stop before that stage (after the
-// previous one is journaled), print `AMORCE_TEST_PAUSED <stage>` and wait forever, so a test can
-// SIGKILL the process at an exact boundary. `migrate:applying` and `migrate:applied` kill the
-// process itself (SIGKILL) inside the migration run, where the runner's callback cannot wait: as
-// the first migration is about to be applied, and right after it was committed.
-// Inert unless the variable is set; nothing in production sets it.
-
-async function testPause (point: string): Promise<void> {
-  if (process.env.AMORCE_TEST_PAUSE_AT !== point) return
-  process.stdout.write(`AMORCE_TEST_PAUSED ${point}\n`)
-  await new Promise(() => {})
-}
-
-function testKill (point: string): void {
-  if (process.env.AMORCE_TEST_PAUSE_AT !== point) return
-  process.stdout.write(`AMORCE_TEST_PAUSED ${point}\n`)
-  process.kill(process.pid, 'SIGKILL')
+export function answersComplete (registry: Registry, data: WizardData): boolean {
+  return registry.steps.filter(s => !s.final).every(s => data.done.includes(s.id))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,14 +252,30 @@ function scrub (text: string, secrets: string[]): string {
   return out
 }
 
-interface StageContext {
+/** Every secret the answers hold: secret fields, passwords inside addresses, what the steps keep aside. */
+function secretsOf (registry: Registry, data: WizardData): string[] {
+  const found: string[] = []
+  for (const [id, answer] of Object.entries(data.answers)) {
+    if (!answer || typeof answer !== 'object') continue
+    const secret = secretFields(registry, id)
+    for (const [key, value] of Object.entries(answer as Loose)) {
+      if (typeof value !== 'string') continue
+      if (secret.includes(key)) found.push(value)
+      else if (isUrl(value)) found.push(urlPassword(value))
+    }
+  }
+  for (const kept of Object.values(data.kept)) found.push(...Object.values(kept))
+  return found.filter(Boolean)
+}
+
+interface RunContext {
   dataDir: string
   secrets: string[]
   /** false when DATA_DIR refused the journal: the install goes on, without crash recovery */
   journalOn: boolean
 }
 
-async function stage (job: FinalizeJob, id: StageId, journal: Journal, ctx: StageContext, fn: () => Promise<FieldError | void>): Promise<void> {
+async function stage (job: FinalizeJob, id: StageId, errorKey: string, journal: Journal, ctx: RunContext, fn: () => Promise<FieldError | void>): Promise<void> {
   await testPause(id)
   job.record({ stage: id, status: 'running' })
   try {
@@ -297,19 +286,12 @@ async function stage (job: FinalizeJob, id: StageId, journal: Journal, ctx: Stag
   } catch (err) {
     const detail: FieldError = err instanceof StageFailure
       ? err.detail
-      : { key: `setup.finalize.errors.${id}`, params: { detail: scrub((err as Error).message ?? String(err), ctx.secrets) } }
+      : { key: errorKey, params: { detail: scrub((err as Error).message ?? String(err), ctx.secrets) } }
     job.record({ stage: id, status: 'failed', message: detail })
     journal.failed = { stage: id, error: detail }
     if (ctx.journalOn) await writeJournal(ctx.dataDir, journal).catch(() => {})
     throw err instanceof StageFailure ? err : new StageFailure(detail, { cause: err })
   }
-}
-
-/** The database went away under us (restart, crash, dropped connection), as opposed to refusing the work. */
-function connectionLost (err: unknown): boolean {
-  const e = err as { code?: string, message?: string }
-  return /^(57P0[123]|08\w{3}|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/.test(e?.code ?? '') ||
-    /Connection terminated|terminating connection|server closed the connection/i.test(e?.message ?? '')
 }
 
 /** Errors that mean "this location cannot be written", not "this content is wrong". */
@@ -331,29 +313,29 @@ async function writeOrPlaceEnv (job: FinalizeJob, stage: StageId, file: string, 
   }
 }
 
-async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void> {
+async function runFinalize (job: FinalizeJob, deps: FinalizeDeps, registry: Registry): Promise<void> {
   const { app, data } = deps
-  const { config, setup } = app.amorce
+  const { config, setup, definition } = app.amorce
   const log = app.log.child({ component: 'finalize' })
-  const { database, cache, admin } = data
-  if (!database || !cache || !admin || !setup) throw new StageFailure({ key: 'setup.finalize.errors.incomplete', params: { step: '' } })
+  const { database, cache } = data.answers
+  if (!database || !cache || !answersComplete(registry, data) || !setup) throw new StageFailure({ key: 'setup.finalize.errors.incomplete', params: { step: '' } })
   const dataDir = config.dataDir
-  const secrets = [setup.sessionSecret, setup.token, urlPassword(database.url), data.databasePassword ?? '', cache.redisPassword ?? ''].filter(Boolean)
-  const ctx: StageContext = { dataDir, secrets, journalOn: true }
+  const secrets = [setup.sessionSecret, setup.token, ...secretsOf(registry, data)]
+  const run: RunContext = { dataDir, secrets, journalOn: true }
 
   const journal: Journal = {
     version: 1,
     startedAt: new Date().toISOString(),
     updatedAt: '',
     stages: {},
-    ...journalAnswers(data)
+    ...journalAnswers(registry, data)
   }
   try {
     await writeJournal(dataDir, journal)
   } catch (err) {
     // DATA_DIR not writable: the install can still run, it just cannot be resumed after a crash.
     log.warn({ code: (err as NodeJS.ErrnoException).code }, 'the install journal cannot be written')
-    ctx.journalOn = false
+    run.journalOn = false
   }
 
   const values: ConfigValues = {
@@ -362,149 +344,41 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps): Promise<void>
     cacheBackend: cache.backend,
     cacheDir: cache.dir,
     sessionSecret: setup.sessionSecret,
-    appLocale: data.language ?? 'en'
+    appLocale: data.answers.language ?? 'en'
   }
   // Redis: the URL with its password (kept apart in the answers), for the .env only.
   const redisUrl = cacheRedisUrl(cache)
   if (redisUrl) values.redisUrl = redisUrl
 
-  await stage(job, 'env', journal, ctx, async () => {
-    // Keys the administrator added to an existing .env (PORT, their own) are kept.
-    // Keys the real environment sets (a platform's DATABASE_URL…) stay out of the file.
-    const how = await writeOrPlaceEnv(job, 'env', config.envFile, withoutEnvironmentKeys(envFileEntries(values, await readEnvFile(config.envFile).catch(() => null) ?? {}), config))
-    log.info({ envFile: config.envFile, how }, 'configuration written')
-    return { key: how === 'written' ? 'setup.finalize.stages.envWritten' : 'setup.finalize.stages.envPlaced', params: { file: config.envFile } }
-  })
-
-  await stage(job, 'migrate', journal, ctx, async () => {
-    try {
-      const result = await migrate({
-        provider: database.provider,
-        url: database.url,
-        migrationsDir: referenceSchema.migrationsDir(database.provider),
-        // The user confirmed installing beside another application's tables (database step).
-        allowOtherTables: database.provider !== 'sqlite' && database.allowOtherTables,
-        // With a backup: only up to its level; the restore stage loads it, then applies the rest.
-        upTo: migrationLimit(data),
-        onProgress: p => {
-          if (p.status === 'applying' && p.index === 0) testKill('migrate:applying')
-          if (p.status === 'applied') {
-            testKill('migrate:applied')
-            job.record({ stage: 'migrate', status: 'progress', message: { key: 'setup.finalize.stages.migrationApplied', params: { name: p.name, index: p.index + 1, total: p.total } } })
-          }
-        }
-      })
-      log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied.length }, 'migrations done')
-      return { key: 'setup.finalize.stages.migrated', params: { count: result.applied.length, applied: result.applied.length, already: result.alreadyApplied.length } }
-    } catch (err) {
-      if (connectionLost(err)) throw new StageFailure({ key: 'setup.finalize.errors.connectionLost', params: { detail: scrub((err as Error).message, secrets) } }, { cause: err })
-      if (err instanceof MigrationError) {
-        throw new StageFailure({ key: `setup.finalize.errors.migration.${err.code}`, params: { migration: err.migration ?? '', detail: scrub(err.message, secrets) } }, { cause: err })
+  for (const s of registry.stages) {
+    let client: { $disconnect(): Promise<void> } | undefined
+    const ctx: StepStageContext = {
+      data,
+      answers: data.answers,
+      config: app.amorce.config,
+      setup,
+      definition,
+      log,
+      values,
+      db: async () => (client ??= await createClient<{ $disconnect(): Promise<void> }>(definition.schema, database.provider, database.url)),
+      progress: message => job.record({ stage: s.id, status: 'progress', message }),
+      writeEnv: entries => writeOrPlaceEnv(job, s.id, config.envFile, entries),
+      scrub: text => scrub(text, secrets),
+      fail: (detail, cause) => { throw new StageFailure(detail, { cause }) },
+      reloadConfig: deps.reloadConfig,
+      switchToNormal: async () => {
+        app.amorce.config = await deps.reloadConfig()
+        await deps.switchToNormal()
       }
-      throw err
     }
-  })
-
-  await stage(job, 'restore', journal, ctx, async () => {
     try {
-      return await restoreStage(data, message => job.record({ stage: 'restore', status: 'progress', message }), { schema: referenceSchema, admin: referenceAdmins })
-    } catch (err) {
-      log.warn({ err: { code: (err as { code?: string }).code, message: scrub((err as Error).message ?? String(err), secrets) } }, 'restore failed')
-      throw new StageFailure(restoreFailure(err), { cause: err })
-    }
-  })
-
-  await stage(job, 'admin', journal, ctx, async () => {
-    if (admin.keepRestored) return recordInstallWithRestoredAdmins(data, { provider: database.provider, cache: cache.backend }, { schema: referenceSchema, admin: referenceAdmins })
-    const outcome = await createWizardAdmin(database.provider, database.url, admin, values.appLocale ?? 'en', { provider: database.provider, cache: cache.backend })
-    if (!outcome.created) {
-      log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')
-      return { key: 'setup.finalize.stages.adminKept', params: { username: outcome.username } }
-    }
-    return { key: 'setup.finalize.stages.adminCreated', params: { username: admin.username } }
-  })
-
-  // The lock comes last: until it is written, a restart reopens the wizard.
-  await stage(job, 'lock', journal, ctx, async () => {
-    const installedAt = new Date().toISOString()
-    // The lock is kept in the database too: where the database comes from the environment, a disk
-    // that does not survive a deploy (and the .env on it) cannot reopen the wizard (see app.ts).
-    const db = await createPrismaClient(database.provider, database.url)
-    try {
-      await db.setting.upsert({ where: { key: INSTALL_LOCK_SETTING }, create: { key: INSTALL_LOCK_SETTING, value: installedAt }, update: { value: installedAt } })
+      await stage(job, s.id, s.error ?? `setup.finalize.errors.${s.id}`, journal, run, () => s.run(ctx))
     } finally {
-      await db.$disconnect()
+      await client?.$disconnect().catch(() => {})
     }
-    const entries = withoutEnvironmentKeys(envFileEntries({ ...values, installedAt }, await readEnvFile(config.envFile).catch(() => null) ?? {}), config)
-    await writeOrPlaceEnv(job, 'lock', config.envFile, entries)
-    return { key: 'setup.finalize.stages.locked' }
-  })
-
-  await stage(job, 'switch', journal, ctx, async () => {
-    app.amorce.config = await deps.reloadConfig()
-    await deps.switchToNormal()
-    return { key: 'setup.finalize.stages.switched' }
-  })
-  // Installed: the journal, the token and an uploaded backup have done their work.
-  await removeRestoredUpload(data, dataDir).catch(() => {})
+  }
+  // Installed: the journal, the token and what a step kept for the install (an uploaded backup) have done their work.
+  for (const step of registry.steps) await step.installed?.({ data, config: app.amorce.config, log })
   await removeJournal(dataDir)
   if (setup.tokenFile) await rm(setup.tokenFile, { force: true })
-}
-
-/** The row that says which administrator the wizard created; its primary key is the guard. */
-export const ADMIN_CLAIM_KEY = 'wizard:admin'
-
-/** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
-export const INSTALL_LOCK_SETTING = 'install:completedAt'
-
-/**
- * Creates the wizard's administrator at most once per database. The claim row and the account are
- * written in one transaction; the claim's primary key makes a concurrent second install (another
- * tab, another process, another username) fail and roll back, after which it sees the first one's
- * claim and keeps that administrator. Resuming with the same username updates the same row.
- */
-export async function createWizardAdmin (
-  provider: NonNullable<WizardData['database']>['provider'],
-  url: string,
-  admin: NonNullable<WizardData['admin']>,
-  locale: string,
-  detail: Record<string, string>
-): Promise<{ created: boolean, username: string }> {
-  const db = await createPrismaClient(provider, url)
-  // One short batch, claim first: the first statement is the write that takes the lock, so racing
-  // installs queue (or fail on the key) instead of deadlocking between a read and a write.
-  const write = (claim: boolean) => {
-    const upsert = db.adminUser.upsert({
-      where: { username: admin.username },
-      create: { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale },
-      update: { email: admin.email, passwordHash: admin.passwordHash, locale }
-    })
-    const audit = () => db.auditLog.create({ data: { event: 'install.completed', detail: JSON.stringify(detail) } })
-    // Without the claim, this resumes an install whose claim, account and audit row were written together:
-    // the account is updated, the install is not recorded twice.
-    return claim
-      ? db.$transaction([db.setting.create({ data: { key: ADMIN_CLAIM_KEY, value: admin.username } }), upsert, audit()])
-      : db.$transaction([upsert])
-  }
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await write(true)
-        return { created: true, username: admin.username }
-      } catch (err) {
-        // The claim exists (an earlier run, or a racing one that won): it decides.
-        const claim = await db.setting.findUnique({ where: { key: ADMIN_CLAIM_KEY } }).catch(() => null)
-        if (claim?.value === admin.username) {
-          await write(false) // resuming the same install: the same account, updated
-          return { created: true, username: admin.username }
-        }
-        if (claim) return { created: false, username: claim.value }
-        // No claim: the write failed for another reason (busy, connection); a few tries, then the error.
-        if (attempt >= 5) throw err
-        await new Promise(resolve => setTimeout(resolve, 100 * attempt))
-      }
-    }
-  } finally {
-    await db.$disconnect()
-  }
 }

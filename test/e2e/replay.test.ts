@@ -95,7 +95,7 @@ test('the token: --token=-abc, --token -abc and a --token-file are accepted; --t
   }
   const missing = await runReplay([answers, '--url', 'http://example.invalid', '--token-file', path.join(dir, 'nope')], noBrowser, dir)
   assert.equal(missing.code, 2)
-  assert.match(missing.out, /cannot read the token file/)
+  assert.match(missing.out, /Cannot read the token file \/tmp\/\S+\/nope \(for http:\/\/example\.invalid\)\./)
 })
 
 test('a bad answers file is refused before any browser starts, with the JSON path of each problem', async t => {

@@ -6,18 +6,19 @@ import path from 'node:path'
 import { CACHE_KEY_PREFIX, DEFAULT_REDIS_URL, parseRedisUrl, probeRedis, redactRedisUrl, redisUrl, type RedisProbeResult, type RedisTarget } from '../../cache/redis-probe.ts'
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
-import type { ActionOutcome, Errors, Input, Step, StepContext, StepView, WizardData } from '../wizard.ts'
-import { preloadPrismaClient } from '../../app/schema.ts'
-import { CACHE_BACKENDS, type CacheBackend } from '../../cache/backends.ts'
+import { defineStep, type ActionOutcome, type Errors, type Input, type StepContext, type StepView } from '../step.ts'
+import { urlPassword } from './database.ts'
+import { preloadClient } from '../../db/client.ts'
 import { preparePasswordCheck } from '../../auth/password.ts'
 
-export const BACKENDS = CACHE_BACKENDS
-type Backend = CacheBackend
+export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
+type Backend = typeof BACKENDS[number]
 const MIN_CACHE_FREE = 50 * 1024 * 1024
 /** Detection runs while the page loads: kept short, a refused connection answers at once anyway. */
 const DETECT_TIMEOUT_MS = 1000
 
-export type CacheAnswer = NonNullable<WizardData['cache']>
+/** redisUrl never holds the password: it is kept apart (a secret field, never shown) */
+export interface CacheAnswer { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string, redisPassword?: string }
 
 function defaultDir (ctx: StepContext): string {
   return path.join(ctx.config.dataDir, 'cache')
@@ -25,7 +26,7 @@ function defaultDir (ctx: StepContext): string {
 
 /** The database step records whether several instances will run; read defensively until it does. */
 function multipleInstances (ctx: StepContext): boolean {
-  return (ctx.data.database as { multipleInstances?: boolean } | undefined)?.multipleInstances === true
+  return (ctx.data.answers.database as { multipleInstances?: boolean } | undefined)?.multipleInstances === true
 }
 
 /** Where detection looks: REDIS_URL (environment or .env), else the local default. */
@@ -208,11 +209,11 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
     if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
     return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: Math.round(r.free / 1024 ** 3 * 10) / 10 } } } }
   }
-  const read = readRedisTarget(input, ctx.data.cache, detectionUrl(ctx))
+  const read = readRedisTarget(input, ctx.data.answers.cache, detectionUrl(ctx))
   if (!read.target) return { errors: read.errors }
   // Remembered for Next: the password field comes back empty (and the URL without it), and blank means "keep it".
   const password = read.target.password
-  if (password && password !== ctx.data.cache?.redisPassword) ctx.data.cache = { ...(ctx.data.cache ?? { backend: 'redis' }), redisPassword: password }
+  if (password && password !== ctx.data.answers.cache?.redisPassword) ctx.data.answers.cache = { ...(ctx.data.answers.cache ?? { backend: 'redis' }), redisPassword: password }
   const r = await probeRedis(read.target)
   // The URL and the separate fields show the same connection afterwards, whichever was typed.
   const outcome = redisOutcome(r, read.urlField)
@@ -222,13 +223,27 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
   return { ...outcome, keys: r.keys, db: r.target.db, answer: { backend: 'redis', redisUrl: redisUrl({ ...read.target, password: undefined }), redisPassword: r.passwordIgnored ? undefined : password } }
 }
 
-export const cacheStep: Step = {
+const text = (maxLength: number) => ({ type: 'string', maxLength })
+
+export const cacheStep = defineStep({
   id: 'cache',
-  secretFields: ['redisPassword'],
+  fields: {
+    backend: { schema: text(32) },
+    dir: { schema: text(4096) },
+    redisInput: { schema: text(16) },
+    redisUrl: { schema: text(4096) },
+    redisHost: { schema: text(4096) },
+    redisPort: { schema: text(64) },
+    redisDb: { schema: text(64) },
+    redisTls: { schema: text(16) },
+    redisUsername: { schema: text(4096) },
+    redisPassword: { schema: text(4096), secret: true },
+    confirmNonEmpty: { schema: text(16) }
+  },
   // A password typed inside the URL is kept apart (test()), never in a draft nor in the page.
   redact: (name, value) => name === 'redisUrl' ? withoutPassword(value) : value,
   values: ctx => {
-    const c = ctx.data.cache
+    const c = ctx.data.answers.cache
     const accepted = ctx.data.done.includes('cache') && c ? c : undefined
     let target: RedisTarget
     try { target = parseRedisUrl(accepted?.redisUrl ?? detectionUrl(ctx)) } catch { target = parseRedisUrl(DEFAULT_REDIS_URL) }
@@ -243,12 +258,12 @@ export const cacheStep: Step = {
   async view (ctx, values) {
     // The install will need the chosen engine's client and the admin step the password checker (a
     // worker): both load while this step and the next ones are answered, not when the install waits.
-    if (ctx.data.database) preloadPrismaClient(ctx.data.database.provider).catch(() => {})
+    if (ctx.data.answers.database) preloadClient(ctx.definition.schema, ctx.data.answers.database.provider).catch(() => {})
     preparePasswordCheck()
     const view: StepView = {
       backends: BACKENDS,
       multipleInstances: multipleInstances(ctx),
-      hasPassword: Boolean(ctx.data.cache?.redisPassword),
+      hasPassword: Boolean(ctx.data.answers.cache?.redisPassword),
       // What was typed in the URL field, shown again without a password it may hold.
       redisUrlShown: withoutPassword(values.redisUrl ?? '')
     }
@@ -271,7 +286,125 @@ export const cacheStep: Step = {
     if ((r.keys ?? 0) > 0 && input.confirmNonEmpty !== 'yes') {
       return { errors: { confirmNonEmpty: { key: 'setup.cache.errors.confirmNonEmpty', params: { db: r.db, count: r.keys } } }, view: r.view }
     }
-    ctx.data.cache = r.answer
+    ctx.data.answers.cache = r.answer
     return {}
+  },
+  summary (ctx) {
+    const c = ctx.data.answers.cache
+    return [{ key: 'setup.finalize.summary.cache', value: c ? ctx.t(`setup.cache.backends.${c.backend}`) + (c.dir ? ` — ${c.dir}` : '') + (c.backend === 'redis' ? ` — ${shownRedisUrl(c)}` : '') : '' }]
+  },
+  preset: {
+    env: ['CACHE_BACKEND', 'CACHE_DIR', 'REDIS_URL', 'CACHE_REDIS_ALLOW_NONEMPTY'],
+    input (env, config): Input | undefined {
+      const v = config.values
+      if (!config.fromEnvironment.includes('CACHE_BACKEND') || !v.cacheBackend) return undefined
+      if (v.cacheBackend === 'memory') return { backend: 'memory' }
+      if (v.cacheBackend === 'filesystem' && v.cacheDir) return { backend: 'filesystem', dir: v.cacheDir }
+      // A Redis database that already holds keys is refused unless CACHE_REDIS_ALLOW_NONEMPTY=true says it may be used.
+      if (v.cacheBackend === 'redis' && v.redisUrl) {
+        return { backend: 'redis', redisInput: 'url', redisUrl: v.redisUrl, confirmNonEmpty: env.CACHE_REDIS_ALLOW_NONEMPTY === 'true' ? 'yes' : '' }
+      }
+      return undefined
+    }
+  },
+  resume (data, env) {
+    // The journal keeps no Redis password: it comes back from the `.env` the install wrote.
+    const answer = data.answers.cache
+    if (!answer) return true
+    const password = env?.REDIS_URL ? urlPassword(env.REDIS_URL) : ''
+    if (!password) return false
+    answer.redisPassword = password
+    return true
+  },
+  answers: {
+    "description": "The cache backing sessions, login rate limits and settings.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "backend"
+    ],
+    "properties": {
+      "backend": {
+        "enum": [
+          "redis",
+          "filesystem",
+          "memory"
+        ]
+      },
+      "dir": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "description": "With backend filesystem: the cache directory, absolute or relative to the server's working directory."
+      },
+      "url": {
+        "type": "string",
+        "pattern": "^rediss?://",
+        "maxLength": 1024,
+        "description": "With backend redis: redis://[user[:password]@]host:port/db, or rediss:// for TLS. Write the password as \"${REDIS_PASSWORD}\" in the separate password property rather than here."
+      },
+      "password": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 512,
+        "description": "With backend redis: the Redis password; use \"${REDIS_PASSWORD}\" to read it from the environment."
+      },
+      "allowNonEmpty": {
+        "type": "boolean",
+        "description": "With backend redis: true to use the Redis database even if it already holds keys (another application's, or an earlier install's). Without it, a non-empty database stops the replay with the page's message."
+      }
+    },
+    "allOf": [
+      {
+        "if": {
+          "properties": {
+            "backend": {
+              "const": "filesystem"
+            }
+          }
+        },
+        "then": {
+          "required": [
+            "dir"
+          ]
+        }
+      },
+      {
+        "if": {
+          "properties": {
+            "backend": {
+              "const": "redis"
+            }
+          }
+        },
+        "then": {
+          "required": [
+            "url"
+          ]
+        }
+      }
+    ]
+  },
+  answersRequired: true,
+  fromAnswers: (cache): Input => cache.backend === 'redis'
+    ? { backend: 'redis', redisInput: 'url', redisUrl: cache.url, redisPassword: cache.password ?? '', confirmNonEmpty: cache.allowNonEmpty ? 'yes' : '' }
+    : cache.backend === 'filesystem' ? { backend: 'filesystem', dir: cache.dir } : { backend: cache.backend },
+  async replay ({ page: p, answer, t, next, expectNext }) {
+    await p.getByRole('radio', { name: t(`setup.cache.backends.${answer.backend}`) }).check()
+    if (answer.backend === 'filesystem') await p.getByLabel(t('setup.cache.dir'), { exact: true }).fill(answer.dir)
+    if (answer.backend === 'redis') {
+      await p.getByRole('radio', { name: t('setup.cache.redis.inputs.url') }).check()
+      await p.getByLabel(t('setup.cache.redis.url'), { exact: true }).fill(answer.url)
+      if (answer.password) await p.getByLabel(t('setup.cache.redis.password'), { exact: true }).fill(answer.password)
+    }
+    await next()
+    await p.waitForLoadState('domcontentloaded')
+    // A Redis database that already holds keys: used only when the answers say so (cache.allowNonEmpty).
+    const nonEmpty = p.getByRole('checkbox', { name: t('setup.cache.confirmNonEmpty') })
+    if (answer.backend === 'redis' && answer.allowNonEmpty && new URL(p.url()).pathname.endsWith('/setup/cache') && await nonEmpty.count() > 0) {
+      await nonEmpty.check()
+      await next()
+    }
+    await expectNext()
   }
-}
+})

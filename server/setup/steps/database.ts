@@ -1,13 +1,15 @@
 // Step 3: where the app keeps its data: SQLite (a file), PostgreSQL or MySQL/MariaDB (a server). The choice is
 // tested before it is accepted; a server test names the cause of any failure (server/db/probe.ts).
 import path from 'node:path'
-import { referenceSchema } from '../../app/schema.ts'
 import { buildDatabaseUrl, DEFAULT_PORTS, parseDatabaseUrl, PROVIDERS, SERVER_PROVIDERS } from '../../db/engines/index.ts'
 import { probeSqliteFile, type SqliteProbeResult } from '../../db/engines/sqlite.ts'
 import { createServerDatabase, probeDatabase, validDatabaseName, type ProbeResult } from '../../db/probe.ts'
 import { DatabaseUrlError, TLS_MODES, type ServerConnection, type ServerProvider, type TlsMode } from '../../db/url.ts'
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
-import type { ActionOutcome, Errors, Input, Step, StepContext, StepView } from '../wizard.ts'
+import { defineStep, type ActionOutcome, type Errors, type Input, type StepContext, type StepView } from '../step.ts'
+import { migrate, MigrationError, sqliteFilePath } from '../../db/migrate.ts'
+import { migrationLimit } from '../../backup/install.ts'
+import { testKill } from '../test-hooks.ts'
 
 export { PROVIDERS }
 export const INSTANCES = ['single', 'multiple'] as const
@@ -63,7 +65,7 @@ async function testSqlite (input: Input, ctx: StepContext): Promise<ActionOutcom
   const file = path.resolve(raw)
   const invalid = sqlitePathError(file)
   if (invalid) return { errors: { file: { key: `setup.database.errors.${invalid}`, params: { file } } } }
-  return { ...sqliteOutcome(await probeSqliteFile(file, { schema: referenceSchema }), ctx.t), file }
+  return { ...sqliteOutcome(await probeSqliteFile(file, { schema: ctx.definition.schema }), ctx.t), file }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,8 +78,7 @@ function accountKey (c: Pick<ServerConnection, 'provider' | 'host' | 'port' | 'u
 
 /** Remembers a password for this account (kept server-side, never rendered). */
 function keepPassword (ctx: StepContext, account: string, password: string): void {
-  ctx.data.databasePassword = password
-  ctx.data.databasePasswordFor = account
+  ctx.data.kept.database = { password, for: account }
 }
 
 /**
@@ -93,8 +94,9 @@ function passwordFor (input: Input, ctx: StepContext, account: string): string {
 }
 
 function keptPassword (ctx: StepContext, account: string): string | undefined {
-  if (ctx.data.databasePassword !== undefined && ctx.data.databasePasswordFor === account) return ctx.data.databasePassword
-  const answer = ctx.data.database
+  const kept = ctx.data.kept.database
+  if (kept?.password !== undefined && kept.for === account) return kept.password
+  const answer = ctx.data.answers.database
   if (answer && answer.provider !== 'sqlite' && answer.password !== '' && accountKey(answer) === account) return answer.password
   return undefined
 }
@@ -217,7 +219,7 @@ function withPasswordState (outcome: ActionOutcome, c: ServerConnection, ctx: St
 async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcome & { connection?: ServerConnection, result?: ProbeResult }> {
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
-  const result = await probeDatabase(connection, { schema: referenceSchema })
+  const result = await probeDatabase(connection, { schema: ctx.definition.schema })
   return { ...withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx), connection, result }
 }
 
@@ -251,16 +253,31 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (failed) {
     return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
   }
-  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection, { schema: referenceSchema }), connection, fill, ctx.t), connection, ctx)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection, { schema: ctx.definition.schema }), connection, fill, ctx.t), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
-export const databaseStep: Step = {
+const text = (maxLength: number) => ({ type: 'string', maxLength })
+
+export const databaseStep = defineStep({
   id: 'database',
-  secretFields: ['password'],
+  fields: {
+    provider: { schema: text(32) },
+    instances: { schema: text(32) },
+    file: { schema: text(4096) },
+    url: { schema: text(4096) },
+    host: { schema: text(4096) },
+    port: { schema: text(64) },
+    user: { schema: text(4096) },
+    password: { schema: text(4096), secret: true },
+    database: { schema: text(4096) },
+    tls: { schema: text(32) },
+    caFile: { schema: text(4096) },
+    confirmOtherTables: { schema: text(16) }
+  },
   redact: (name, value) => name === 'url' ? urlWithoutPassword(value) : value,
   values: ctx => {
-    const answer = ctx.data.database
+    const answer = ctx.data.answers.database
     const base: Input = {
       provider: answer?.provider ?? 'sqlite',
       instances: answer?.multipleInstances ? 'multiple' : 'single',
@@ -273,7 +290,7 @@ export const databaseStep: Step = {
     return base
   },
   async view (ctx, values) {
-    const answer = ctx.data.database
+    const answer = ctx.data.answers.database
     // "Leave empty to keep it" only where a password is kept for the account the form shows.
     const provider = isServer(values.provider) ? values.provider : answer && answer.provider !== 'sqlite' ? answer.provider : 'postgresql'
     const port = Number(values.port) || DEFAULT_PORTS[provider]
@@ -297,9 +314,8 @@ export const databaseStep: Step = {
       if (multipleInstances) return { errors: { provider: { key: 'setup.database.errors.sqliteMultiple' } } }
       const result = await testSqlite(input, ctx)
       if (result.errors || !result.file) return result
-      ctx.data.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}`, multipleInstances }
-      delete ctx.data.databasePassword
-      delete ctx.data.databasePasswordFor
+      ctx.data.answers.database = { provider: 'sqlite', file: result.file, url: `file:${result.file}`, multipleInstances }
+      delete ctx.data.kept.database
       return {}
     }
     if (!isServer(input.provider) && (input.url ?? '').trim() === '') return { errors: { provider: { key: 'setup.database.errors.provider' } } }
@@ -310,11 +326,282 @@ export const databaseStep: Step = {
       return { errors: { confirmOtherTables: { key: 'setup.database.errors.confirmOtherTables' } }, view: outcome.view }
     }
     const c = outcome.connection
-    ctx.data.database = { ...c, url: buildDatabaseUrl(c), multipleInstances, allowOtherTables: otherTables }
-    delete ctx.data.databasePassword
-    delete ctx.data.databasePasswordFor
+    ctx.data.answers.database = { ...c, url: buildDatabaseUrl(c), multipleInstances, allowOtherTables: otherTables }
+    delete ctx.data.kept.database
     return {}
+  },
+  summary: ctx => [{ key: 'setup.finalize.summary.database', value: ctx.data.answers.database ? databaseSummary(ctx.data.answers.database, ctx.t) : '' }],
+  preset: {
+    env: ['DATABASE_PROVIDER', 'DATABASE_URL', 'APP_INSTANCES'],
+    input (env, config): Input | undefined {
+      const from = new Set(config.fromEnvironment)
+      const v = config.values
+      if (!from.has('DATABASE_PROVIDER') || !from.has('DATABASE_URL') || !v.databaseProvider || !v.databaseUrl) return undefined
+      return v.databaseProvider === 'sqlite'
+        ? { provider: 'sqlite', file: sqliteFile(v.databaseUrl), instances: 'single' }
+        : { provider: v.databaseProvider, url: v.databaseUrl, instances: env.APP_INSTANCES === 'multiple' ? 'multiple' : 'single' }
+    }
+  },
+  stages: [{
+    id: 'migrate',
+    async run (ctx) {
+      const database = ctx.answers.database!
+      try {
+        const result = await migrate({
+          provider: database.provider,
+          url: database.url,
+          migrationsDir: ctx.definition.schema.migrationsDir(database.provider),
+          // The user confirmed installing beside another application's tables (database step).
+          allowOtherTables: database.provider !== 'sqlite' && database.allowOtherTables,
+          // With a backup: only up to its level; the restore stage loads it, then applies the rest.
+          upTo: migrationLimit(ctx.data),
+          onProgress: p => {
+            if (p.status === 'applying' && p.index === 0) testKill('migrate:applying')
+            if (p.status === 'applied') {
+              testKill('migrate:applied')
+              ctx.progress({ key: 'setup.finalize.stages.migrationApplied', params: { name: p.name, index: p.index + 1, total: p.total } })
+            }
+          }
+        })
+        ctx.log.info({ applied: result.applied.length, alreadyApplied: result.alreadyApplied.length }, 'migrations done')
+        return { key: 'setup.finalize.stages.migrated', params: { count: result.applied.length, applied: result.applied.length, already: result.alreadyApplied.length } }
+      } catch (err) {
+        if (connectionLost(err)) ctx.fail({ key: 'setup.finalize.errors.connectionLost', params: { detail: ctx.scrub((err as Error).message) } }, err)
+        if (err instanceof MigrationError) {
+          ctx.fail({ key: `setup.finalize.errors.migration.${err.code}`, params: { migration: err.migration ?? '', detail: ctx.scrub(err.message) } }, err)
+        }
+        throw err
+      }
+    }
+  }],
+  resume (data, env) {
+    // The journal keeps the address without its password: it comes back from the `.env` the install wrote.
+    const answer = data.answers.database
+    if (!answer) return true
+    const url = env?.DATABASE_URL
+    if (!url || withoutUrlPassword(url) !== answer.url) return false
+    const password = urlPassword(url)
+    answer.url = url
+    if (answer.provider !== 'sqlite') answer.password = password
+    data.kept.database = { password, for: answer.provider !== 'sqlite' ? accountKey(answer) : '' }
+    return true
+  },
+  answers: {
+    "description": "Where the app keeps its data: a SQLite file, or a PostgreSQL / MySQL (MariaDB) server given by its fields or by a URL.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "provider"
+    ],
+    "properties": {
+      "provider": {
+        "enum": [
+          "sqlite",
+          "postgresql",
+          "mysql"
+        ],
+        "description": "The database engine; mysql also stands for MariaDB."
+      },
+      "file": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "description": "With sqlite: the database file, absolute or relative to the server's working directory."
+      },
+      "url": {
+        "type": "string",
+        "pattern": "^(postgres|postgresql|mysql|mariadb)://",
+        "maxLength": 2048,
+        "description": "A server's connection URL (postgresql://user:password@host:5432/name, mysql://\u2026); percent-encode special characters of the password. Use \"${DATABASE_URL}\" to read it from the environment."
+      },
+      "host": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 253
+      },
+      "port": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 65535
+          },
+          {
+            "type": "string",
+            "pattern": "^[0-9]{1,5}$"
+          }
+        ],
+        "description": "Default: 5432 (PostgreSQL), 3306 (MySQL). A string is accepted for \"${DB_PORT}\"."
+      },
+      "user": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 128
+      },
+      "password": {
+        "type": "string",
+        "maxLength": 1024,
+        "description": "Use \"${DB_PASSWORD}\" to read it from the environment."
+      },
+      "database": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 63
+      },
+      "ssl": {
+        "enum": [
+          "off",
+          "required",
+          "verify"
+        ],
+        "description": "TLS: off, required (not verified), or verify (certificate and host name checked). Default: off."
+      },
+      "caFile": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "description": "With ssl verify: the PEM file of the certificate authority (default: the system's)."
+      },
+      "create": {
+        "type": "boolean",
+        "description": "Create the database when it does not exist (the account must be allowed to)."
+      },
+      "allowOtherTables": {
+        "type": "boolean",
+        "description": "Confirm installing into a database that already holds another application's tables."
+      },
+      "multipleInstances": {
+        "type": "boolean",
+        "description": "Several instances will run behind a load balancer (SQLite is then refused). Default: false."
+      }
+    },
+    "allOf": [
+      {
+        "if": {
+          "properties": {
+            "provider": {
+              "const": "sqlite"
+            }
+          }
+        },
+        "then": {
+          "required": [
+            "file"
+          ]
+        }
+      },
+      {
+        "if": {
+          "properties": {
+            "provider": {
+              "enum": [
+                "postgresql",
+                "mysql"
+              ]
+            }
+          }
+        },
+        "then": {
+          "anyOf": [
+            {
+              "required": [
+                "url"
+              ]
+            },
+            {
+              "required": [
+                "host",
+                "user",
+                "database"
+              ]
+            }
+          ]
+        }
+      }
+    ]
+  },
+  answersRequired: true,
+  fromAnswers: (db): Input => ({
+    instances: db.multipleInstances ? 'multiple' : 'single',
+    ...(db.provider === 'sqlite'
+      ? { provider: 'sqlite', file: db.file }
+      : db.url !== undefined
+        ? { provider: db.provider, url: db.url }
+        : { provider: db.provider, host: db.host ?? '', port: db.port === undefined ? '' : String(db.port), user: db.user ?? '', password: db.password ?? '', database: db.database ?? '', tls: db.ssl ?? 'off', caFile: db.caFile ?? '' }),
+    confirmOtherTables: db.allowOtherTables ? 'yes' : ''
+  }),
+  replay: replayDatabase
+})
+
+/** The database went away under us (restart, crash, dropped connection), as opposed to refusing the work. */
+function connectionLost (err: unknown): boolean {
+  const e = err as { code?: string, message?: string }
+  return /^(57P0[123]|08\w{3}|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/.test(e?.code ?? '') ||
+    /Connection terminated|terminating connection|server closed the connection/i.test(e?.message ?? '')
+}
+
+/** The file of a SQLite URL; an unusable URL is passed on as is, for the step to refuse with its reason. */
+function sqliteFile (url: string): string {
+  try {
+    return sqliteFilePath(url)
+  } catch {
+    return url.replace(/^file:/, '')
   }
+}
+
+/** The password part of a URL, if any (SQLite file URLs have none). */
+export function urlPassword (url: string): string {
+  try { return decodeURIComponent(new URL(url).password) } catch { return '' }
+}
+
+export function withoutUrlPassword (url: string): string {
+  try {
+    const u = new URL(url)
+    if (!u.password) return url
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url
+  }
+}
+
+/** The replay: the engine and where, then the database to create or other tables to accept when the answers say so. */
+async function replayDatabase ({ page: p, answer: db, t, next, expectNext, pageError, fail }: Parameters<NonNullable<import('../step.ts').Step['replay']>>[0]): Promise<void> {
+  const label = (key: string) => p.getByLabel(t(`setup.database.${key}`), { exact: true })
+  // A radio's accessible name is its label followed by its hint.
+  const radio = (group: string, value: string) => p.getByRole('radio', { name: `${t(`setup.database.${group}.${value}`)}` })
+  await p.getByRole('radio', { name: t(`setup.database.instanceChoices.${db.multipleInstances ? 'multiple' : 'single'}`) }).check()
+  await radio('providers', db.provider).check()
+  if (db.provider === 'sqlite') {
+    await label('file').fill(db.file)
+  } else if (db.url !== undefined) {
+    await label('url').fill(db.url)
+  } else {
+    await label('host').fill(db.host ?? '')
+    await label('port').fill(db.port === undefined ? '' : String(db.port))
+    await label('user').fill(db.user ?? '')
+    await label('password').fill(db.password ?? '')
+    await label('database').fill(db.database ?? '')
+    const ssl = db.ssl ?? 'off'
+    await p.getByRole('radio', { name: `${t(`setup.database.tlsModes.${ssl}`)} ${t(`setup.database.tlsHints.${ssl}`)}` }).check()
+    if (db.caFile !== undefined) await label('caFile').fill(db.caFile)
+  }
+  await next()
+  await p.waitForLoadState('domcontentloaded')
+  if (db.provider !== 'sqlite' && new URL(p.url()).pathname.endsWith('/setup/database')) {
+    // The test found something to confirm: a database to create, or other tables to install beside.
+    const createLabel = t('setup.database.createButton', { database: '\u0001' }).split('\u0001')[0].replace(/[«“"\s\u00a0]+$/, '')
+    const createButton = p.getByRole('button', { name: createLabel })
+    if (db.create && await createButton.count() > 0) {
+      await createButton.first().click()
+      await p.waitForFunction(() => !document.querySelector('[data-test-result][aria-busy]'))
+      if (await createButton.count() > 0) fail(await pageError() ?? 'the database could not be created')
+    }
+    const confirm = p.getByRole('checkbox', { name: t('setup.database.confirmOtherTables') })
+    if (db.allowOtherTables && await confirm.count() > 0) await confirm.check()
+    if (await createButton.count() === 0) await next()
+  }
+  await expectNext()
 }
 
 /** One line for the install summary: the engine and where, never the password. */

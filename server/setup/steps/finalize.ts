@@ -1,28 +1,96 @@
-// Step 7: the summary of every answer (no secrets) before "Install". The install itself is the
-// journaled apply in ../finalize.ts, started by the route.
-import { STEPS, type Step } from '../wizard.ts'
-import { databaseSummary } from './database.ts'
-import { shownRedisUrl } from './cache.ts'
+// Step 7: the summary of every answer (no secrets, each step gives its own lines) before "Install". Its
+// Install button starts the journaled install (../finalize.ts), which runs the stages every step
+// contributes; this step contributes the `.env` (first), the lock and the switch to normal mode (last).
+import { envFileEntries } from '../../config/config.ts'
+import { readEnvFile } from '../../config/envfile.ts'
+import { defineStep, type ActionOutcome, type StageContext } from '../step.ts'
+import { withoutEnvironmentKeys } from '../preset.ts'
 
-export const finalizeStep: Step = {
+/** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
+export const INSTALL_LOCK_SETTING = 'install:completedAt'
+
+/** The `.env` entries for these values: keys the administrator added are kept, keys the real environment sets stay out. */
+async function envEntries (ctx: StageContext, extra: { installedAt?: string } = {}): Promise<Record<string, string>> {
+  const existing = await readEnvFile(ctx.config.envFile).catch(() => null) ?? {}
+  return withoutEnvironmentKeys(envFileEntries({ ...ctx.values, ...extra }, existing), ctx.config)
+}
+
+export const finalizeStep = defineStep({
   id: 'finalize',
+  final: true,
+  fields: {},
   values: () => ({}),
   async view (ctx) {
-    const d = ctx.data
-    return {
-      summary: [
-        { key: 'setup.finalize.summary.language', value: d.language === 'fr' ? 'Français' : 'English' },
-        { key: 'setup.finalize.summary.database', value: d.database ? databaseSummary(d.database, ctx.t) : '' },
-        { key: 'setup.finalize.summary.cache', value: d.cache ? ctx.t(`setup.cache.backends.${d.cache.backend}`) + (d.cache.dir ? ` — ${d.cache.dir}` : '') + (d.cache.backend === 'redis' ? ` — ${shownRedisUrl(d.cache)}` : '') : '' },
-        { key: 'setup.finalize.summary.restore', value: d.restore && d.restore.mode !== 'fresh' ? ctx.t('setup.restore.summaryLine', { rows: d.restore.summary.totalRows, engine: ctx.t(`setup.restore.engines.${d.restore.summary.sourceProvider}`), date: d.restore.summary.createdAt.slice(0, 10) }) : ctx.t('setup.restore.modes.fresh') },
-        { key: 'setup.finalize.summary.admin', value: d.admin?.keepRestored ? ctx.t('setup.admin.accountChoices.keep') : d.admin ? `${d.admin.username} <${d.admin.email}>` : '' },
-        { key: 'setup.finalize.summary.envFile', value: ctx.config.envFile }
-      ]
-    }
+    const lines = ctx.registry.steps.flatMap(step => step.summary?.(ctx) ?? [])
+    return { summary: [...lines, { key: 'setup.finalize.summary.envFile', value: ctx.config.envFile }] }
   },
   async submit (_input, ctx) {
-    const missing = STEPS.filter(s => s.id !== 'finalize' && !ctx.data.done.includes(s.id))
-    if (missing.length > 0) return { errors: { _form: { key: 'setup.finalize.errors.incomplete', params: { step: ctx.t(`setup.${missing[0].id}.title`) } } } }
+    const missing = ctx.registry.steps.filter(s => !s.final && !ctx.data.done.includes(s.id))
+    if (missing.length > 0) return { errors: { _form: { key: 'setup.finalize.errors.incomplete', params: { step: ctx.t(`${ctx.registry.namespace(missing[0])}.title`) } } } }
     return {}
+  },
+  actions: {
+    // Every step answered: the router streams the install page (or follows the install already running).
+    async install (input, ctx): Promise<ActionOutcome> {
+      // Another tab or session already installing: follow it, whatever this session answered.
+      if (ctx.installing) return { install: true }
+      const check = await finalizeStep.submit(input, ctx)
+      return check.errors ? check : { install: true }
+    }
+  },
+  stages: [{
+    id: 'env',
+    // The configuration comes first: the later stages (and a restart after a crash) read it.
+    before: 'migrate',
+    async run (ctx) {
+      const how = await ctx.writeEnv(await envEntries(ctx))
+      ctx.log.info({ envFile: ctx.config.envFile, how }, 'configuration written')
+      return { key: how === 'written' ? 'setup.finalize.stages.envWritten' : 'setup.finalize.stages.envPlaced', params: { file: ctx.config.envFile } }
+    }
+  }, {
+    // The lock comes last: until it is written, a restart reopens the wizard.
+    id: 'lock',
+    async run (ctx) {
+      const installedAt = new Date().toISOString()
+      // The lock is kept in the database too: where the database comes from the environment, a disk
+      // that does not survive a deploy (and the .env on it) cannot reopen the wizard (see app.ts).
+      const db = await ctx.db()
+      await db.setting.upsert({ where: { key: INSTALL_LOCK_SETTING }, create: { key: INSTALL_LOCK_SETTING, value: installedAt }, update: { value: installedAt } })
+      await ctx.writeEnv(await envEntries(ctx, { installedAt }))
+      return { key: 'setup.finalize.stages.locked' }
+    }
+  }, {
+    id: 'switch',
+    async run (ctx) {
+      await ctx.switchToNormal()
+      return { key: 'setup.finalize.stages.switched' }
+    }
+  }],
+  async replay ({ page: p, t, fail, progress }) {
+    await p.getByRole('button', { name: t('setup.finalize.install'), exact: true }).click()
+    const done = p.getByRole('link', { name: t('setup.finalize.login'), exact: true })
+    const failed = p.locator('.install-failed')
+    // The stages stream in: each new line (a migration applied, rows restored, a stage done) is reported.
+    let reported = 0
+    const deadline = Date.now() + 300_000
+    const report = async () => {
+      const lines = await p.locator('ol.stages > li').evaluateAll(items => items.map(li => ({
+        stage: li.querySelector('.stage-name')?.textContent ?? '',
+        status: li.getAttribute('data-status') ?? '',
+        text: li.querySelector('.stage-detail')?.textContent ?? li.querySelector('.stage-status')?.textContent ?? ''
+      })))
+      for (const line of lines.slice(reported)) progress(line)
+      reported = Math.max(reported, lines.length)
+    }
+    while (await done.or(failed).count() === 0) {
+      await report()
+      // Until a new line or the outcome comes in.
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error('the install did not finish in 5 minutes')
+      await p.waitForFunction(n => document.querySelectorAll('ol.stages > li').length > n || document.querySelector('.install-result') !== null, reported, { timeout: left })
+    }
+    await report()
+    if (await failed.count() > 0) fail((await failed.locator('.error').allInnerTexts()).join('\n').trim() || (await failed.innerText()).trim())
+    await done.click()
   }
-}
+})

@@ -1,14 +1,30 @@
 // Step 1: the wizard's language (and the installed app's default language).
 import { LANGUAGES, isLanguage } from '../../i18n.ts'
-import type { Step } from '../wizard.ts'
+import { defineStep } from '../step.ts'
 
-export const languageStep: Step = {
+export const languageStep = defineStep({
   id: 'language',
-  values: ctx => ({ language: ctx.data.language ?? ctx.lang }),
+  fields: { language: { schema: { type: 'string', maxLength: 16 } } },
+  values: ctx => ({ language: ctx.data.answers.language ?? ctx.lang }),
   async view () { return { languages: LANGUAGES } },
   async submit (input, ctx) {
     if (!isLanguage(input.language)) return { errors: { language: { key: 'setup.language.errors.choose' } } }
-    ctx.data.language = input.language
-    return {}
+    ctx.data.answers.language = input.language
+    // The wizard goes on in the language chosen.
+    return { uiLanguage: input.language }
+  },
+  summary: ctx => [{ key: 'setup.finalize.summary.language', value: ctx.t(`common.language.${ctx.data.answers.language ?? ctx.lang}`) }],
+  preset: {
+    env: ['APP_LOCALE'],
+    input: (_env, config) => config.fromEnvironment.includes('APP_LOCALE') && config.values.appLocale ? { language: config.values.appLocale } : undefined
+  },
+  unattended: ctx => ({ language: ctx.lang }),
+  fromAnswers: language => ({ language: String(language) }),
+  answers: { enum: [...LANGUAGES], description: "The wizard's and the installed app's language." },
+  answersRequired: true,
+  async replay ({ page, answer, t, next, expectNext }) {
+    await page.getByRole('radio', { name: t(`common.language.${answer}`) }).check()
+    await next()
+    await expectNext()
   }
-}
+})

@@ -8,7 +8,7 @@ import { missingPrismaClients } from '../../app/schema.ts'
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/engines/sqlite.ts'
 import { fsCause } from '../../i18n.ts'
-import type { Step } from '../wizard.ts'
+import { defineStep } from '../step.ts'
 
 export type CheckLevel = 'required' | 'optional' | 'info'
 export interface CheckResult {
@@ -73,9 +73,11 @@ export async function runChecks (config: AppConfig, opts: { generatedDir?: strin
   ]
 }
 
-export const prerequisitesStep: Step = {
+export const prerequisitesStep = defineStep({
   id: 'prerequisites',
+  fields: {},
   values: () => ({}),
+  unattended: () => ({}),
   async view (ctx) {
     const checks = await runChecks(ctx.config)
     return { checks, blocking: checks.some(c => c.level === 'required' && !c.ok) }
@@ -87,5 +89,9 @@ export const prerequisitesStep: Step = {
       return { errors: { _form: { key: 'setup.prerequisites.errors.requiredFailing', params: { count: failing.length } } }, view: { checks, blocking: true } }
     }
     return {}
+  },
+  async replay ({ next, expectNext }) {
+    await next()
+    await expectNext()
   }
-}
+})

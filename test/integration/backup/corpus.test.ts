@@ -18,7 +18,8 @@ import { translator } from '../../../server/i18n.ts'
 import { authorizedClient, build, text, tempDir } from '../../helpers/app.ts'
 import { tarOf } from '../../helpers/tar.ts'
 import { emptyDatabase, seed } from './fixtures.ts'
-import { referenceAdmins, referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 type Row = Record<string, unknown>
 interface Parts { manifest: Manifest, files: Record<string, Buffer> }
@@ -192,7 +193,7 @@ test(`the corpus: ${cases.length} defective archives, each refused at verificati
   const { valid, files } = await corpus(t)
   const before = (await readdir(path.dirname(valid))).sort()
   for (const provider of PROVIDERS) {
-    const report = await verifyBackupFile(valid, { schema: referenceSchema, admin: referenceAdmins, provider })
+    const report = await verifyBackupFile(valid, { schema: referenceSchema, admin: adminStore, provider })
     assert.equal(report.ok, true, `the valid backup verifies for ${provider}: ${JSON.stringify(report.problems)}`)
   }
   let refused = 0
@@ -200,7 +201,7 @@ test(`the corpus: ${cases.length} defective archives, each refused at verificati
   for (const c of cases) {
     for (const provider of PROVIDERS) {
       const want = expected(c, provider)
-      const report = await verifyBackupFile(files.get(c)!, { schema: referenceSchema, admin: referenceAdmins, provider, limits: backupLimits({}, c.limits ?? {}) })
+      const report = await verifyBackupFile(files.get(c)!, { schema: referenceSchema, admin: adminStore, provider, limits: backupLimits({}, c.limits ?? {}) })
       if (want === null) {
         assert.equal(report.ok, true, `${c.name} is stored faithfully by ${provider}: ${JSON.stringify(report.problems)}`)
         accepted++

@@ -12,7 +12,8 @@ import { restoreBackup } from '../../../server/backup/restore.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from './fixtures.ts'
-import { referenceAdmins, referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const LATER = '29991231000000_setting_note'
 
@@ -34,7 +35,7 @@ test('a backup taken at an older migration level restores into the current schem
 
   const target = (await emptyDatabase(t, 'sqlite'))!
   const applied: string[] = []
-  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: referenceAdmins, file, provider: 'sqlite', url: target, limits: backupLimits({}), onMigration: p => { if (p.status === 'applied') applied.push(p.name) } })
+  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file, provider: 'sqlite', url: target, limits: backupLimits({}), onMigration: p => { if (p.status === 'applied') applied.push(p.name) } })
   assert.equal(summary.migration, current.name)
   // First run: up to the backup's level; second run: the later migration, after the rows were loaded.
   assert.deepEqual(applied, [...(await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })).map(m => m.name), LATER])
@@ -65,7 +66,7 @@ test('a backup at a level this app does not have yet is refused before anything 
   await cp(path.join(referenceSchema.migrationsDir('sqlite'), 'migration_lock.toml'), path.join(migrationsDir, 'migration_lock.toml'))
   await cp(path.join(referenceSchema.migrationsDir('sqlite'), '20261121233927_init'), path.join(migrationsDir, '00000000000000_older'), { recursive: true })
   const target = (await emptyDatabase(t, 'sqlite'))!
-  await assert.rejects(restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: referenceAdmins, file, provider: 'sqlite', url: target, limits: backupLimits({}) }), { code: 'newerMigration' })
+  await assert.rejects(restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file, provider: 'sqlite', url: target, limits: backupLimits({}) }), { code: 'newerMigration' })
   const { stat } = await import('node:fs/promises')
   assert.equal(await stat(new URL(target).pathname).then(() => true, () => false), false, 'no database file was created')
 })

@@ -15,8 +15,9 @@ import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.
 import { listLocalMigrations, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, migrationsAvailable } from './fixtures.ts'
-import { referenceAdmins, referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 import { engineOf } from '../../../server/db/engines/index.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const APP_TABLES = await appSchema(referenceSchema)
 
@@ -57,7 +58,7 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     if (url === undefined) return
     const file = await archive(await tempDir(t))
     // With the app's schema, the duplicate is refused by the verification the restore reads through.
-    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: referenceAdmins, file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
+    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: adminStore, file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
       assert.ok(error instanceof BackupError, String(error))
       assert.equal(error.code, 'rowDuplicate')
       assert.deepEqual(error.i18n.params, { name: 'data/AdminUser.jsonl', line: 3, column: 'email' })
@@ -65,7 +66,7 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     })
     // A schema that does not know the unique index lets the rows through: the database's refusal rolls back.
     const withoutUniques = async (level: string) => (await appSchema(referenceSchema, level)).map(table => ({ ...table, uniques: [table.key] }))
-    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: referenceAdmins, file, provider, url, limits: backupLimits({}), batchSize: 1, tables: withoutUniques }), (error: unknown) => {
+    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: adminStore, file, provider, url, limits: backupLimits({}), batchSize: 1, tables: withoutUniques }), (error: unknown) => {
       assert.ok(error instanceof BackupError, String(error))
       assert.equal(error.code, 'database')
       assert.deepEqual(error.i18n, { key: 'setup.restore.errors.database', params: { name: 'AdminUser' } })

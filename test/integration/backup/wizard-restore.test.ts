@@ -9,7 +9,8 @@ import { hashPassword } from '../../../server/auth/password.ts'
 import { createBackup } from '../../../server/backup/create.ts'
 import { authorizedClient, build, Client, STRONG_PASSWORD, text, tempDir } from '../../helpers/app.ts'
 import { emptyDatabase, logicalDump, sampleRows, seed } from './fixtures.ts'
-import { referenceAdmins, referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const OLD_PASSWORD = 'Old-Account-Password-Still-Works-7'
 
@@ -181,7 +182,7 @@ test('normal mode: an administrator downloads a backup that restores; anonymous 
   const target = (await emptyDatabase(t, 'sqlite'))!
   const { restoreBackup } = await import('../../../server/backup/restore.ts')
   const { backupLimits } = await import('../../../server/backup/format.ts')
-  const summary = await restoreBackup({ schema: referenceSchema, admin: referenceAdmins, file: copy, provider: 'sqlite', url: target, limits: backupLimits({}) })
+  const summary = await restoreBackup({ schema: referenceSchema, admin: adminStore, file: copy, provider: 'sqlite', url: target, limits: backupLimits({}) })
   assert.deepEqual(summary.admins, ['alice', 'bób_ü'])
   const live = await logicalDump('sqlite', `file:${path.join(dir, 'data', 'app.db')}`)
   // The download itself is audited once the archive is complete, so after the snapshot.

@@ -7,7 +7,8 @@ import path from 'node:path'
 import { authorizedClient, build, STRONG_PASSWORD, text, type Client } from '../../helpers/app.ts'
 import { requireRedis, requireRedisServerBinary, SHARED_REDIS_URL, startPrivateRedis } from '../../helpers/redis.ts'
 import { cacheStep } from '../../../server/setup/steps/cache.ts'
-import { newWizardData, type StepContext } from '../../../server/setup/wizard.ts'
+import { createRegistry, newWizardData, type StepContext } from '../../../server/setup/registry.ts'
+import { referenceDefinition } from '../../../server/app.ts'
 import { translator } from '../../../server/i18n.ts'
 import { loadConfig } from '../../../server/config/config.ts'
 import { tempDir } from '../../helpers/tmp.ts'
@@ -125,8 +126,8 @@ test('several instances: only Redis is accepted, with the reason', async t => {
   const dir = await tempDir(t)
   const config = await loadConfig({ DATA_DIR: dir, ENV_FILE: path.join(dir, '.env'), REDIS_URL: `redis://127.0.0.1:${await refusedPort()}` }, dir)
   const data = newWizardData()
-  data.database = { provider: 'postgresql', multipleInstances: true } as unknown as typeof data.database
-  const ctx: StepContext = { config, data, lang: 'en', t: translator('en') }
+  data.answers.database = { provider: 'postgresql', multipleInstances: true } as unknown as typeof data.answers.database
+  const ctx: StepContext = { config, data, lang: 'en', t: translator('en'), definition: referenceDefinition(), registry: createRegistry(), installing: false }
   for (const backend of ['filesystem', 'memory']) {
     const r = await cacheStep.submit({ backend, dir: path.join(dir, 'c') }, ctx)
     assert.equal(r.errors?.backend?.key, 'setup.cache.errors.redisRequired', backend)

@@ -11,7 +11,8 @@ import { migrate, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from '../backup/fixtures.ts'
 import { runCli } from './run.ts'
-import { referenceAdmins, referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const INIT = '20261121233927_init'
 const LATER = '29991231000000_setting_note'
@@ -77,7 +78,7 @@ test('deploy writes a backup of the older level first; that backup restores; --n
 
   // The backup holds the rows as they were, at the older level, and restores into the later version.
   const target = (await emptyDatabase(t, 'sqlite'))!
-  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: referenceAdmins, file: path.join(dir, 'data', 'backups', backup), provider: 'sqlite', url: target, limits: backupLimits({}) })
+  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file: path.join(dir, 'data', 'backups', backup), provider: 'sqlite', url: target, limits: backupLimits({}) })
   assert.equal(summary.migration, INIT)
   assert.equal(summary.totalRows, Object.values(rows).reduce((n, r) => n + r.length, 0))
 

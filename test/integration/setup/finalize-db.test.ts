@@ -78,7 +78,7 @@ test('PostgreSQL dying mid-migration: clear failure, then a working retry; the p
   }
   if (killed === 0) {
     const activity = await watcher.query('SELECT usename, state, wait_event_type, wait_event, left(query, 80) AS q FROM pg_stat_activity WHERE datname = $1', [db.database])
-    const events = currentFinalize()?.events.map(e => `${e.stage}:${e.status}`).join(' ') ?? 'no install job'
+    const events = currentFinalize(app)?.events.map(e => `${e.stage}:${e.status}`).join(' ') ?? 'no install job'
     assert.fail(`the migration was not caught waiting inside the database; sessions: ${JSON.stringify(activity.rows)}; install events: ${events}; last log lines:\n${lines.slice(-8).join('')}`)
   }
   const failed = await install

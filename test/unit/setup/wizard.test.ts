@@ -1,27 +1,29 @@
 // Navigation is derived from the one ordered step list.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { STEPS, firstIncompleteStep, isReachable, markDone, newWizardData, nextStep, previousStep, stepper } from '../../../server/setup/wizard.ts'
+import { createRegistry, newWizardData } from '../../../server/setup/registry.ts'
+
+const registry = createRegistry()
 import { formInput } from '../../../server/setup/routes.ts'
 
 test('the seven steps in the documented order', () => {
-  assert.deepEqual(STEPS.map(s => s.id), ['language', 'prerequisites', 'database', 'cache', 'restore', 'admin', 'finalize'])
+  assert.deepEqual(registry.steps.map(s => s.id), ['language', 'prerequisites', 'database', 'cache', 'restore', 'admin', 'finalize'])
 })
 
 test('next, previous and the first incomplete step come from the list', () => {
   const data = newWizardData()
-  assert.equal(firstIncompleteStep(data).id, 'language')
-  assert.equal(nextStep('database')?.id, 'cache')
-  assert.equal(previousStep('database')?.id, 'prerequisites')
-  assert.equal(previousStep('language'), undefined)
-  markDone(data, 'language')
-  markDone(data, 'prerequisites')
-  markDone(data, 'prerequisites')
+  assert.equal(registry.firstIncomplete(data).id, 'language')
+  assert.equal(registry.next('database')?.id, 'cache')
+  assert.equal(registry.previous('database')?.id, 'prerequisites')
+  assert.equal(registry.previous('language'), undefined)
+  registry.markDone(data, 'language')
+  registry.markDone(data, 'prerequisites')
+  registry.markDone(data, 'prerequisites')
   assert.deepEqual(data.done, ['language', 'prerequisites'])
-  assert.equal(firstIncompleteStep(data).id, 'database')
-  assert.ok(isReachable('database', data))
-  assert.ok(!isReachable('cache', data))
-  const s = stepper('database', data)
+  assert.equal(registry.firstIncomplete(data).id, 'database')
+  assert.ok(registry.isReachable('database', data))
+  assert.ok(!registry.isReachable('cache', data))
+  const s = registry.stepper('database', data)
   assert.deepEqual(s.map(x => x.state), ['done', 'done', 'current', 'todo', 'todo', 'todo', 'todo'])
 })
 

@@ -1,0 +1,126 @@
+// What a replay of one or many servers tells at the end: each server's outcome as a localized table for a
+// person, or as JSON (`--report json`) for CI and configuration-management tools; and the i18n key of a
+// message the wizard's page showed, found back from its text.
+import type { TFunction } from 'i18next'
+import { loadResources, type Language } from '../i18n.ts'
+
+export type Status = 'ok' | 'failed'
+
+/** One step of one server's replay. */
+export interface StepOutcome {
+  name: string
+  status: Status
+  seconds: number
+  /** the i18n key of what went wrong (null when the step succeeded) */
+  messageKey: string | null
+  /** what went wrong, every line of it, as the page said it (null when the step succeeded) */
+  message: string | null
+}
+
+/** One server's replay, as a whole. */
+export interface ServerOutcome {
+  name: string
+  url: string
+  status: Status
+  seconds: number
+  /** the step that failed, or null */
+  failedStep: string | null
+  messageKey: string | null
+  message: string | null
+  screenshot: string | null
+  /** the steps run, in order; the last is the failed one on a failure (later steps never ran) */
+  steps: StepOutcome[]
+}
+
+export interface FleetReport {
+  version: 1
+  /** true only if every server succeeded: the exit code says the same */
+  ok: boolean
+  seconds: number
+  servers: ServerOutcome[]
+}
+
+export function fleetReport (servers: ServerOutcome[], seconds: number): FleetReport {
+  return { version: 1, ok: servers.every(s => s.status === 'ok'), seconds: round(seconds), servers }
+}
+
+export function round (seconds: number): number {
+  return Math.round(seconds * 100) / 100
+}
+
+/** A message's key and the line of it that the key says. */
+export interface KeyedLine { key: string, line: string }
+
+/**
+ * Finds, from the texts of one language, the key of each line of a page's message. A template's
+ * `{{placeholders}}` and `$t(nested)` keys match any text; templates with too little literal text to tell
+ * (a bare "{{name}}") are left out. Built once per report, not kept between runs.
+ */
+export function messageIndex (language: Language, resources = loadResources()): (message: string) => KeyedLine | null {
+  const entries: Array<{ key: string, re: RegExp, weight: number }> = []
+  const walk = (node: unknown, prefix: string) => {
+    if (typeof node === 'string') {
+      const parts = node.split(/\{\{[^}]*\}\}|\$t\([^)]*\)/)
+      const weight = parts.join('').replace(/[\s\p{P}]/gu, '').length
+      if (weight < 6) return
+      const re = new RegExp('^' + parts.map(escapeRegExp).join('.+?') + '$', 's')
+      entries.push({ key: prefix.replace(/_(zero|one|two|few|many|other)$/, ''), re, weight })
+      return
+    }
+    if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) walk(v, prefix ? `${prefix}.${k}` : k)
+    }
+  }
+  walk(resources[language], '')
+  const keyOf = (line: string): string | null => {
+    let best: { key: string, weight: number } | null = null
+    for (const e of entries) if (e.re.test(line) && (!best || e.weight > best.weight)) best = e
+    return best?.key ?? null
+  }
+  return message => {
+    // The first line that says something of its own: an error summary's title ("Some answers need your
+    // attention:", common.*) only announces the items under it.
+    const lines = message.split('\n').map(l => l.trim()).filter(l => l !== '')
+    const keyed = lines.map(line => ({ line, key: keyOf(line) }))
+    const own = keyed.find(k => k.key !== null && !k.key.startsWith('common.')) ?? keyed.find(k => k.key !== null)
+    return own ? { key: own.key!, line: own.line } : null
+  }
+}
+
+function escapeRegExp (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+function width (s: string): number {
+  return [...s].length
+}
+
+function pad (s: string, n: number): string {
+  return s + ' '.repeat(Math.max(0, n - width(s)))
+}
+
+/**
+ * The table a person reads at the end: one row per server (outcome, failed step, the message's telling line,
+ * time), then a line that counts them. `message` picks the line of a message to show (default: its first).
+ */
+export function renderTable (report: FleetReport, t: TFunction, line: (o: ServerOutcome) => string | null = o => o.message?.split('\n')[0] ?? null): string {
+  const none = t('replay.table.none')
+  const header = ['server', 'outcome', 'failedStep', 'message', 'time'].map(c => t(`replay.table.${c}`))
+  const rows = report.servers.map(s => [
+    s.name,
+    t(`replay.status.${s.status}`),
+    s.failedStep ?? none,
+    s.status === 'ok' ? none : line(s) ?? none,
+    t('replay.table.seconds', { seconds: s.seconds })
+  ])
+  const widths = header.map((h, i) => Math.max(width(h), ...rows.map(r => width(r[i]))))
+  // Times right-aligned, so that their units line up.
+  const format = (cells: string[]) => cells.map((c, i) => i === cells.length - 1 ? ' '.repeat(widths[i] - width(c)) + c : pad(c, widths[i])).join('  ').trimEnd()
+  const failed = report.servers.filter(s => s.status !== 'ok').length
+  return [
+    format(header),
+    widths.map(w => '─'.repeat(w)).join('  '),
+    ...rows.map(format),
+    t('replay.table.summary', { count: report.servers.length, failed, ok: report.servers.length - failed, seconds: report.seconds })
+  ].join('\n')
+}

@@ -1,0 +1,357 @@
+// examples/notes, a second app installed by Amorce as a user would: this checkout packed (`npm pack`), the tarball
+// installed into a temporary copy of examples/notes from the npm cache, its clients generated with `amorce dev
+// generate` and the app compiled, once for the whole file. Then: its Site step is 4 files plus one line; its
+// migrations apply with Amorce's runner on SQLite, PostgreSQL and MariaDB and CRUD works through the real adapters;
+// its wizard, replayed from an answers file with a Site section, installs it on each engine and its own routes answer
+// for the admin in both languages; a backup of it on SQLite restores into PostgreSQL and MariaDB with identical rows.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, test, type TestContext } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { migrate, type Provider } from '../../server/db/migrate.ts'
+import { createDatabase, requireServer, urlOf } from '../helpers/databases.ts'
+import { repoRoot, startServer, type RunningServer } from '../helpers/server.ts'
+import { chromiumPath } from '../helpers/services.ts'
+import { tempDir } from '../helpers/tmp.ts'
+import type { ServerConnection } from '../../server/db/url.ts'
+
+const SOURCE = path.join(repoRoot, 'examples/notes')
+const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
+const SITE = { name: 'Carnet « test »', timezone: 'Europe/Paris' }
+
+interface Run { code: number | null, out: string, ms: number }
+
+function run (command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const started = performance.now()
+  return new Promise(resolve => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', d => { out += d })
+    child.stderr.on('data', d => { out += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 540_000)
+    child.on('close', code => { clearTimeout(timer); resolve({ code, out, ms: performance.now() - started }) })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The packed install, shared by the tests of this file
+
+interface Installed {
+  dir: string
+  /** `tsc` on the app (its definition, step and plugin against the package's public types) */
+  compile: Run
+  timings: Record<string, number>
+}
+const installed: { value?: Installed, error?: Error } = {}
+let work: string | undefined
+
+before(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'amorce-notes-'))
+  const timings: Record<string, number> = {}
+  try {
+    // dist/ is fresh (scripts/run-tests.mjs builds it first): pack it as it is, without running `prepare` again.
+    const pack = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], repoRoot)
+    timings.pack = pack.ms
+    if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.out}`)
+    const tarball = path.join(work, pack.out.trim().split('\n').pop()!)
+    const dir = path.join(work, 'notes')
+    await cp(SOURCE, dir, { recursive: true, filter: src => !/[/\\](node_modules|dist|generated|vendor|data)$/.test(src) && !src.endsWith('.env') })
+    await mkdir(path.join(dir, 'vendor'))
+    await copyFile(tarball, path.join(dir, 'vendor', 'amorce.tgz'))
+    await writeFile(path.join(dir, 'test-adapters.mjs'), ['libsql', 'pg', 'mariadb'].map(a => `export * from '@prisma/adapter-${a}'`).join('\n') + '\n')
+    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir)
+    timings.install = install.ms
+    if (install.code !== 0) throw new Error(`npm install failed:\n${install.out}`)
+    const generate = await run(process.execPath, ['node_modules/amorce/dist/server/cli/index.js', 'dev', 'generate'], dir)
+    timings.generate = generate.ms
+    if (generate.code !== 0) throw new Error(`amorce dev generate failed:\n${generate.out}`)
+    const compile = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], dir)
+    timings.compile = compile.ms
+    installed.value = { dir, compile, timings }
+    console.log(`# notes from the packed tarball: ${Object.entries(timings).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ')}`)
+  } catch (error) {
+    installed.error = error as Error
+  }
+})
+
+after(async () => { if (work) await rm(work, { recursive: true, force: true }) })
+
+function notes (): Installed {
+  if (installed.error) throw installed.error
+  return installed.value!
+}
+
+/** The app compiled against the package's public types; its errors are the test's failure. */
+function compiledApp (): Installed {
+  const n = notes()
+  assert.equal(n.compile.code, 0, `examples/notes does not compile against the packed amorce:\n${n.compile.out}`)
+  return n
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Site step: 4 files and one line
+
+test('the Site step is 4 files (module, view, en, fr) plus its line in the step list, and nothing of Amorce knows it', async () => {
+  const files: string[] = []
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (['node_modules', 'dist', 'generated', 'vendor', 'prisma'].includes(entry.name)) continue
+      const full = path.join(dir, entry.name)
+      if (entry.isDirectory()) await walk(full)
+      else files.push(path.relative(SOURCE, full))
+    }
+  }
+  await walk(SOURCE)
+  // The step's own files: everything named after it.
+  assert.deepEqual(files.filter(f => /(^|[/\\])site\.[a-z]+$/.test(f)).sort(),
+    ['locales/en/setup/site.json', 'locales/fr/setup/site.json', 'steps/site.ts', 'views/setup/site.eta'])
+  // Its line in the list: the definition names the module once in its steps, besides importing it.
+  const definition = await readFile(path.join(SOURCE, 'amorce.ts'), 'utf8')
+  const uses = definition.split('\n').filter(line => line.includes('siteStep'))
+  assert.deepEqual(uses.map(l => l.trim()), ["import { siteStep } from './steps/site.ts'", 'siteStep'])
+  assert.match(definition, /steps: \[\n\s+\.\.\.defaultSteps,\n\s+siteStep\n\s+\]/)
+  // Amorce itself never mentions it: no special case anywhere in the package's sources, views or texts.
+  for (const dir of ['server', 'views', 'locales']) {
+    const hits = await run('grep', ['-rlE', 'siteStep|setup\\.site\\.|SITE_TIMEZONE', dir], repoRoot)
+    assert.equal(hits.out.trim(), '', `Amorce's ${dir}/ knows the Site step`)
+  }
+  // Its texts are complete in both languages (same keys).
+  const keys = (o: Record<string, unknown>, p = ''): string[] => Object.entries(o).flatMap(([k, v]) => typeof v === 'object' && v ? keys(v as Record<string, unknown>, `${p}${k}.`) : [`${p}${k}`])
+  const en = JSON.parse(await readFile(path.join(SOURCE, 'locales/en/setup/site.json'), 'utf8'))
+  const fr = JSON.parse(await readFile(path.join(SOURCE, 'locales/fr/setup/site.json'), 'utf8'))
+  assert.deepEqual(keys(fr).sort(), keys(en).sort())
+})
+
+// ---------------------------------------------------------------------------------------------
+// The Prisma side on the three engines
+
+type Client = Record<string, any>
+
+/** The app's generated client (compiled) for a provider on a database URL, through the package's own adapters. */
+async function notesClient (dir: string, provider: Provider, url: string, connection?: ServerConnection): Promise<Client> {
+  // The adapters as the app resolves them (from its node_modules), through a module placed in its directory.
+  const adapters = await import(pathToFileURL(path.join(dir, 'test-adapters.mjs')).href)
+  const { PrismaClient } = await import(pathToFileURL(path.join(dir, 'dist/generated', provider, 'client.js')).href)
+  if (provider === 'sqlite') return new PrismaClient({ adapter: new adapters.PrismaLibSql({ url }) })
+  if (provider === 'postgresql') return new PrismaClient({ adapter: new adapters.PrismaPg({ connectionString: url }) })
+  const { PrismaMariaDb } = adapters
+  const c = connection!
+  return new PrismaClient({ adapter: new PrismaMariaDb({ host: c.host, port: c.port, user: c.user, password: c.password || undefined, database: c.database, connectionLimit: 2 }) })
+}
+
+/** A fresh empty database of the provider (or undefined: the server is missing and the test was skipped). */
+async function freshDatabase (t: TestContext, provider: Provider): Promise<{ url: string, connection?: ServerConnection } | undefined> {
+  if (provider === 'sqlite') return { url: `file:${path.join(await tempDir(t, 'amorce-notes-db-'), 'notes.db')}` }
+  if (!await requireServer(t, provider)) return undefined
+  const connection = await createDatabase(t, provider)
+  return { url: urlOf(connection), connection }
+}
+
+for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
+  test(`notes on ${provider}: Amorce's runner applies its migrations, and CRUD works through the real adapter`, { timeout: 300_000 }, async t => {
+    const { dir } = notes()
+    const db = await freshDatabase(t, provider)
+    if (!db) return
+    const result = await migrate({ provider, url: db.url, migrationsDir: path.join(dir, 'prisma', provider, 'migrations') })
+    assert.deepEqual(result.applied, ['20261201235243_init'])
+    const client = await notesClient(dir, provider, db.url, db.connection)
+    t.after(() => client.$disconnect())
+
+    const admin = await client.user.create({ data: { username: 'ada', email: 'ada@example.com', passwordHash: 'x', role: 'ADMIN' } })
+    const member = await client.user.create({ data: { username: 'bob', email: 'bob@example.com', passwordHash: 'y' } })
+    assert.equal(member.role, 'MEMBER', 'the enum default')
+    const remindAt = new Date('2027-03-04T05:06:07.890Z')
+    const note = await client.note.create({
+      data: {
+        title: 'Première note', meta: { color: 'blue', pinned: true, n: [1, 2] }, remindAt, hours: '12.75',
+        attachment: new Uint8Array([0, 1, 254, 255]),
+        author: { connect: { id: admin.id } },
+        tags: { connectOrCreate: ['work', 'idées'].map(name => ({ where: { name }, create: { name } })) }
+      }
+    })
+    await client.note.create({ data: { title: 'second', author: { connect: { id: member.id } }, tags: { connect: [{ name: 'work' }] } } })
+    const read = await client.note.findUnique({ where: { id: note.id }, include: { tags: { orderBy: { name: 'asc' } }, author: true } })
+    assert.equal(read.author.username, 'ada')
+    assert.deepEqual(read.tags.map((tag: { name: string }) => tag.name), ['idées', 'work'])
+    assert.deepEqual(read.meta, { color: 'blue', pinned: true, n: [1, 2] })
+    assert.equal(read.remindAt.toISOString(), remindAt.toISOString())
+    assert.equal(read.hours.toString(), '12.75')
+    assert.deepEqual([...read.attachment], [0, 1, 254, 255])
+    assert.equal(read.body, '', 'the string default')
+    const work = await client.tag.findUnique({ where: { name: 'work' }, include: { notes: true } })
+    assert.equal(work.notes.length, 2, 'the many-to-many relation, from the other side')
+    assert.equal(await client.user.count({ where: { role: 'ADMIN' } }), 1)
+    // Deleting the author deletes their notes (onDelete: Cascade) and their tag links, not the tags.
+    await client.user.delete({ where: { id: admin.id } })
+    assert.equal(await client.note.count(), 1)
+    assert.equal((await client.tag.findUnique({ where: { name: 'idées' }, include: { notes: true } })).notes.length, 0)
+    assert.equal(await client.tag.count(), 2)
+    // Amorce's schema part is there, as Amorce reaches it.
+    await client.setting.upsert({ where: { key: 'k' }, create: { key: 'k', value: 'v' }, update: { value: 'v' } })
+    await client.auditLog.create({ data: { event: 'test', detail: null } })
+    assert.equal((await client.setting.findUnique({ where: { key: 'k' } })).value, 'v')
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wizard, replayed, on each engine; then the app's own routes for the admin
+
+/** A browser-less visitor with a cookie jar (the routes need the session and the CSRF token). */
+function visitor (base: string) {
+  const cookies = new Map<string, string>()
+  const fetchWith = async (pathname: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${pathname}`, { ...init, redirect: 'manual', headers: { ...init.headers as Record<string, string>, cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } })
+    for (const set of res.headers.getSetCookie()) {
+      const [pair] = set.split(';')
+      const at = pair.indexOf('=')
+      cookies.set(pair.slice(0, at), pair.slice(at + 1))
+    }
+    return res
+  }
+  const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? assert.fail(`no CSRF token in the page:\n${html.slice(0, 500)}`)
+  return {
+    get: fetchWith,
+    async post (pathname: string, form: Record<string, string>, csrfFrom: string) {
+      const page = await (await fetchWith(csrfFrom)).text()
+      return fetchWith(pathname, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...form, _csrf: csrfOf(page) }).toString() })
+    }
+  }
+}
+
+interface Install { server: RunningServer, env: NodeJS.ProcessEnv, url: string, database: { url: string, connection?: ServerConnection } }
+const sqliteInstall: { value?: Install } = {}
+
+function databaseAnswer (provider: Provider, dbUrl: string, connection?: ServerConnection): Record<string, unknown> {
+  if (provider === 'sqlite') return { provider, file: dbUrl.replace(/^file:/, '') }
+  const c = connection!
+  return { provider, host: c.host, port: c.port, user: c.user, ...(c.password ? { password: c.password } : {}), database: c.database, ssl: 'off' }
+}
+
+for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
+  test(`notes on ${provider}: its wizard, replayed with a Site section, installs it, and its routes answer for the admin`, { timeout: 600_000 }, async t => {
+    const browser = chromiumPath(t)
+    if (!browser) return
+    const { dir } = compiledApp()
+    const db = await freshDatabase(t, provider)
+    if (!db) return
+    const home = await tempDir(t, 'amorce-notes-home-')
+    const env = { ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data'), CHROMIUM_PATH: browser, LOG_LEVEL: 'warn' }
+    // `amorce start` in the app's directory: the CLI loads its definition from package.json ("amorce": { "app" }).
+    const server = await startServer(t, env, dir, [path.join(dir, 'node_modules/amorce/dist/server/cli/index.js'), 'start'])
+    const answers = path.join(home, 'answers.json')
+    await writeFile(answers, JSON.stringify({
+      version: 1,
+      language: 'en',
+      database: databaseAnswer(provider, db.url, db.connection),
+      cache: { backend: 'filesystem', dir: path.join(home, 'data/cache') },
+      restore: null,
+      admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' },
+      site: SITE
+    }))
+    const started = performance.now()
+    const replay = await run(process.execPath, [path.join(dir, 'node_modules/amorce/dist/server/replay/cli.js'), answers, '--url', server.url], dir, { ...env, ADMIN_PASSWORD: PASSWORD })
+    console.log(`# notes replay on ${provider}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    assert.equal(replay.code, 0, replay.out)
+    assert.match(replay.out, /✓ site\s+\d+\.\d+ s/, 'the Site step was replayed from its section')
+    assert.ok(!replay.out.includes(PASSWORD))
+
+    // The Site stage stored the answers in the app's settings table; the admin is in its User table, role ADMIN.
+    const client = await notesClient(dir, provider, db.url, db.connection)
+    t.after(() => client.$disconnect())
+    assert.deepEqual((await client.setting.findMany({ where: { key: { startsWith: 'site.' } }, orderBy: { key: 'asc' } })).map((s: { key: string, value: string }) => [s.key, s.value]),
+      [['site.name', SITE.name], ['site.timezone', SITE.timezone]])
+    const admins = await client.user.findMany({ where: { role: 'ADMIN' } })
+    assert.deepEqual(admins.map((u: { username: string }) => u.username), ['admin'])
+    assert.match(admins[0].passwordHash, /^\$argon2id\$/)
+
+    // Its own routes, for the admin: sign in, list, write a note with tags; in English and in French.
+    const me = visitor(server.url)
+    assert.equal((await me.get('/notes')).headers.get('location'), '/login', 'signed out: to the sign-in page')
+    const wrong = await me.post('/login', { login: 'admin', password: 'not-it' }, '/login')
+    assert.equal(wrong.status, 401)
+    assert.match(await wrong.text(), /Wrong username or password\./)
+    const signIn = await me.post('/login', { login: 'admin', password: PASSWORD }, '/login')
+    assert.equal(signIn.status, 303, await signIn.text())
+    assert.equal(signIn.headers.get('location'), '/notes')
+    const created = await me.post('/notes', { title: 'Hello from the test', body: 'body', tags: 'Work, ideas, work', hours: '1,5' }, '/notes')
+    assert.equal(created.status, 303, await created.text())
+    const list = await (await me.get('/notes')).text()
+    assert.match(list, /<h1>Carnet « test »<\/h1>/)
+    assert.match(list, /Signed in as admin/)
+    assert.match(list, /1 note</)
+    assert.match(list, /Hello from the test/)
+    assert.match(list, /<span class="tag">ideas<\/span> <span class="tag">work<\/span>/)
+    const fr = await (await me.get('/notes?lang=fr')).text()
+    assert.match(fr, /Connecté en tant que admin/)
+    assert.match(fr, /1,5\u00a0h passées/)
+    const invalid = await me.post('/notes', { title: '', tags: '' }, '/notes')
+    assert.equal(invalid.status, 422)
+    assert.match(await invalid.text(), /Donnez un titre à la note\./)
+    const note = await client.note.findFirst({ include: { tags: { orderBy: { name: 'asc' } }, author: true } })
+    assert.deepEqual([note.author.username, note.tags.map((x: { name: string }) => x.name), note.hours.toString(), note.meta], ['admin', ['ideas', 'work'], '1.5', { lang: 'en', tagCount: 2 }])
+
+    if (provider === 'sqlite') sqliteInstall.value = { server, env, url: server.url, database: db }
+    else assert.equal(await server.stop('SIGTERM'), 0)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A backup of notes on SQLite restores into PostgreSQL and into MariaDB, rows and relations identical
+
+/** Every row of the app, normalized (dates as ISO, decimals and bytes as text), relations included. */
+async function snapshot (client: Client) {
+  const norm = (v: unknown): unknown => v instanceof Date ? v.toISOString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex')
+    : v && typeof v === 'object' && 'toFixed' in v ? String(v) : v
+  const rows = (list: Array<Record<string, unknown>>) => list.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? v.map(x => (x as { id: number }).id) : norm(v)])))
+  return {
+    users: rows(await client.user.findMany({ orderBy: { id: 'asc' } })),
+    notes: rows(await client.note.findMany({ orderBy: { id: 'asc' }, include: { tags: { select: { id: true }, orderBy: { id: 'asc' } } } })),
+    tags: rows(await client.tag.findMany({ orderBy: { id: 'asc' }, include: { notes: { select: { id: true }, orderBy: { id: 'asc' } } } })),
+    site: rows(await client.setting.findMany({ where: { key: { startsWith: 'site.' } }, orderBy: { key: 'asc' } })),
+    audit: rows(await client.auditLog.findMany({ orderBy: { id: 'asc' } }))
+  }
+}
+
+test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with identical rows, relations included', { timeout: 600_000 }, async t => {
+  const { dir } = compiledApp()
+  const source = sqliteInstall.value
+  assert.ok(source, 'needs the SQLite install of the replay test above')
+  const cli = path.join(dir, 'node_modules/amorce/dist/server/cli/index.js')
+  const sqlite = await notesClient(dir, 'sqlite', source.database.url)
+  t.after(() => sqlite.$disconnect())
+  // Something in every table and relation, beyond what the install wrote.
+  await sqlite.note.create({ data: { title: 'binary', attachment: new Uint8Array([9, 8, 7]), remindAt: new Date('2030-01-01T00:00:00.001Z'), meta: [1, 'two', null], hours: '0.01', author: { connect: { username: 'admin' } }, tags: { connectOrCreate: [{ where: { name: 'ideas' }, create: { name: 'ideas' } }, { where: { name: 'solo' }, create: { name: 'solo' } }] } } })
+  await sqlite.user.create({ data: { username: 'member', email: 'm@example.com', passwordHash: (await sqlite.user.findFirst()).passwordHash } })
+  const before = await snapshot(sqlite)
+  assert.ok(before.notes.length >= 2 && before.tags.length >= 3)
+
+  const archive = path.join(await tempDir(t, 'amorce-notes-backup-'), 'notes.tar.gz')
+  const backup = await run(process.execPath, [cli, 'backup', '--out', archive], dir, source.env)
+  assert.equal(backup.code, 0, backup.out)
+  assert.ok(existsSync(archive))
+
+  for (const provider of ['postgresql', 'mysql'] as const) {
+    await t.test(`into ${provider}`, async t => {
+      if (!await requireServer(t, provider)) return
+      const connection = await createDatabase(t, provider)
+      const home = await tempDir(t, 'amorce-notes-restore-')
+      const env = { ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data') }
+      await writeFile(env.ENV_FILE, `DATABASE_PROVIDER=${provider}\nDATABASE_URL=${urlOf(connection)}\n`, { mode: 0o600 })
+      const restore = await run(process.execPath, [cli, 'restore', archive], dir, env)
+      assert.equal(restore.code, 0, restore.out)
+      const target = await notesClient(dir, provider, urlOf(connection), connection)
+      t.after(() => target.$disconnect())
+      const after = await snapshot(target)
+      assert.deepEqual(after.users, before.users)
+      assert.deepEqual(after.notes, before.notes)
+      assert.deepEqual(after.tags, before.tags)
+      assert.deepEqual(after.site, before.site)
+      // The restore may add its own audit lines after the backup's; the backup's are all there, unchanged.
+      assert.deepEqual(after.audit.slice(0, before.audit.length), before.audit)
+    })
+  }
+})
