@@ -1,6 +1,6 @@
 // The tables a backup must hold, taken from the app itself: its migrations up to a level, applied to a scratch
 // in-memory SQLite and introspected (PRAGMA table_info / index_list / foreign_key_list). The migrations are what
-// Prisma generated from the data model (prisma/models.prisma), so this is Prisma's own schema at that level,
+// Prisma generated from the app's data model, so this is Prisma's own schema at that level,
 // including older levels; a test checks that at the latest level it agrees with the generated client's runtime
 // data model. Everything here takes the app's schema (its migrations) as input: a host app's serve as well. What
 // each engine accepts beyond the Prisma type (ColumnLimit) is the engine's (server/db/engines/*, `backup.limits`).
