@@ -32,20 +32,29 @@ async function main (): Promise<void> {
 
   // 2. Types: the consumer uses the public entry the way a host app would, and must be refused a wrong use.
   writeFileSync(path.join(consumer, 'consumer.ts'), `
-import { buildApp, ConfigError, loadConfig, type AppConfig, type AppState, type BuildOptions, type DatabaseProvider } from 'amorce'
+import amorce, { createServer, defaultSteps, loadConfig, ConfigError, type AdminStore, type AmorceOptions, type AppConfig, type DatabaseProvider } from 'amorce'
 
-const options: BuildOptions = { env: { DATA_DIR: 'data' }, cwd: process.cwd(), logger: false }
-export async function start (): Promise<string> {
-  const config: AppConfig = await loadConfig(options.env)
-  const app = await buildApp(options)
-  const state: AppState = app.amorce
-  const provider: DatabaseProvider | undefined = state.config.values.databaseProvider
+const admin: AdminStore = {
+  create: async (_db, a) => ({ id: 1, username: a.username, email: a.email, passwordHash: a.passwordHash }),
+  find: async () => null,
+  setPassword: async () => {},
+  list: async () => []
+}
+const options: AmorceOptions = {
+  name: 'Consumer', root: process.cwd(), admin, steps: defaultSteps,
+  schema: { client: async () => class { constructor (_options: { adapter: unknown }) {} } },
+  async app (fastify) { fastify.get('/hello', async (_req, reply) => reply.page('error', { status: 404, messageKey: 'errors.notFound' }, 404)) }
+}
+export async function run (): Promise<string> {
+  const config: AppConfig = await loadConfig({ DATA_DIR: 'data' })
+  const app = await createServer({ ...options, env: { DATA_DIR: 'data' }, logger: false })
+  const provider: DatabaseProvider | undefined = app.amorce.config.values.databaseProvider
   await app.close()
-  return \`\${config.port} \${state.mode} \${provider ?? 'none'}\`
+  return \`\${config.port} \${app.amorce.mode} \${provider ?? 'none'} \${typeof amorce}\`
 }
 export const isConfigError = (err: unknown): boolean => err instanceof ConfigError
-// @ts-expect-error: BuildOptions has no such option
-export const wrong: BuildOptions = { port: 3000 }
+// @ts-expect-error: AmorceOptions has no such option
+export const wrong: AmorceOptions = { name: 'x', root: '/', admin, schema: options.schema, port: 3000 }
 `)
   writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {

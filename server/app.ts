@@ -1,10 +1,12 @@
-// The root plugin: shared plugins first (forms, cookies, sessions, views, static files), then the
-// setup and app routes. The mode in app.amorce picks who answers. The setup routes are loaded only by a
-// process that starts in setup mode (they answer 404 once it is installed): an installed app never loads
-// the wizard's code, which keeps its memory small; /setup/* is then a plain 404.
+// The `amorce` Fastify plugin and createServer: shared plugins first (forms, cookies, sessions, views, static
+// files), then health, setup mode (loaded only by a process that starts in it) and the host's normal mode in
+// its own encapsulated context. The mode in app.amorce picks who answers: before the install the host's routes
+// are not served, once installed /setup/* is a plain 404 and an installed app never loads the wizard's code.
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { existsSync } from 'node:fs'
+import type { Writable } from 'node:stream'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import session, { MemoryStore } from '@fastify/session'
@@ -14,24 +16,18 @@ import type { TFunction } from 'i18next'
 import { loadConfig, type AppConfig } from './config/config.ts'
 import { CacheSessionStore, SwitchableSessionStore } from './cache/session-store.ts'
 import { cacheRateLimitStore } from './cache/rate-limit-store.ts'
-import { createTranslator, isLanguage, negotiateLanguage, type Language } from './i18n.ts'
+import { createI18n, type Language } from './i18n.ts'
 import render from './plugins/render.ts'
 import security, { isCsrfError } from './plugins/security.ts'
-import appRoutes from './app/routes.ts'
-import healthRoutes from './app/health.ts'
-import backupRoutes from './app/backup-routes.ts'
-import { connectionCause, databaseDown, openRuntime, RuntimeError } from './app/runtime.ts'
+import healthRoutes from './plugins/health.ts'
+import { connectionCause, createClient, databaseDown, openRuntime, RuntimeError } from './runtime.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
-import { sqliteFilePath } from './db/migrate.ts'
+import { migrationStatus, sqliteFilePath, type Provider } from './db/migrate.ts'
+import { resolveDefinition, type AmorceOptions, type AppDefinition, type AppSchema } from './definition.ts'
 import type { AppState } from './state.ts'
-import { fromPackageRoot, packageDir } from './paths.ts'
-import type { AppDefinition } from './definition.ts'
-import { defaultSteps } from './setup/registry.ts'
-import { adminStore } from './app/admin-store.ts'
-import { createPrismaClient, referenceSchema } from './app/schema.ts'
-import { viewsDir } from './plugins/render.ts'
-import { LANGUAGES, localesDir } from './i18n.ts'
+import { packageDir } from './paths.ts'
+import reference from './app/index.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,7 +42,7 @@ declare module 'fastify' {
 
 export const publicDir = packageDir('public')
 
-/** Log redaction: secrets never reach the log (ARCHITECTURE.md, habit 7). */
+/** Log redaction: secrets never reach the log (ARCHITECTURE.md, habit 7). A host's own Fastify should use it too. */
 export const REDACT = {
   paths: [
     'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]',
@@ -61,48 +57,61 @@ function serializeRequest (req: { method: string, url: string, ip?: string, host
   return { method: req.method, url: req.url.split('?')[0], ip: req.ip, hostname: req.hostname }
 }
 
-export interface BuildOptions {
-  /** the environment the configuration is read from (tests pass their own) */
-  env?: NodeJS.ProcessEnv
-  cwd?: string
-  logger?: FastifyServerOptions['logger']
-  /** How long an unavailable install waits between reconnection attempts. */
+/** What the plugin takes besides the host's definition. */
+export interface PluginOptions extends AmorceOptions {
+  /** How long an unavailable install waits between reconnection attempts (default 5 s). */
   retryUnavailableMs?: number
-  /** the app to install and serve (default: the reference app); tests give extra steps through it */
-  definition?: AppDefinition
 }
+
+/** createServer's options: the plugin's, and the logger (false: none; an object: pino options over Amorce's). */
+export interface ServerOptions extends PluginOptions {
+  logger?: FastifyServerOptions['logger']
+}
+
+/** The configuration createServer already read, handed to the plugin so it is read once. */
+const PRELOADED_CONFIG = Symbol('amorce.config')
+/** A definition already resolved (tests that put a host's parts together by hand). */
+const RESOLVED_DEFINITION = Symbol('amorce.definition')
 
 /**
- * The reference app's definition: Amorce's default steps, its AdminUser table, its own Prisma schema.
- * (The one place it is put together, for the plugin's options to take over.)
+ * The Fastify server options Amorce recommends for a configuration: pino with secrets redacted and the query
+ * string dropped, X-Forwarded-* trusted for TRUST_PROXY hops only, a 256 KiB body limit, no plugin timeout.
  */
-export function referenceDefinition (): AppDefinition {
+export function serverOptions (config: AppConfig, logger?: FastifyServerOptions['logger']): FastifyServerOptions {
   return {
-    name: 'Amorce',
-    root: fromPackageRoot(),
-    version: (JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')) as { version: string }).version,
-    // Its generated clients, migrations and value formats: server/app/schema.ts.
-    schema: referenceSchema,
-    admin: adminStore,
-    steps: defaultSteps,
-    languages: LANGUAGES,
-    brand: { name: 'Amorce' },
-    views: [viewsDir],
-    locales: [localesDir]
-  }
-}
-
-export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const env = opts.env ?? process.env
-  const reloadConfig = () => loadConfig(env, opts.cwd)
-  const config = await reloadConfig()
-  const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel, redact: REDACT, serializers: { req: serializeRequest }, ...(typeof opts.logger === 'object' ? opts.logger : {}) },
+    logger: logger === false ? false : { level: config.logLevel, redact: REDACT, serializers: { req: serializeRequest }, ...(typeof logger === 'object' ? logger : {}) },
     // A number of hops, never `true`: trusting every hop would let a client set its own address.
     // (Hop 0 is the socket's peer, the proxy itself; the address before it in X-Forwarded-For is the client.)
     trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
-    bodyLimit: 256 * 1024
-  })
+    bodyLimit: 256 * 1024,
+    // The plugin opens normal mode while it loads: pending migrations, waiting for another instance's
+    // migration lock, can take longer than Fastify's 10 s plugin timeout.
+    pluginTimeout: 0
+  }
+}
+
+/** A Fastify instance with Amorce's recommended server options and the plugin registered (not yet listening). */
+export async function createServer (options: ServerOptions): Promise<FastifyInstance> {
+  const config = await loadConfig(options.env ?? process.env, options.cwd, { languages: options.languages })
+  const app = Fastify(serverOptions(config, options.logger))
+  try {
+    await app.register(amorce, { ...options, [PRELOADED_CONFIG]: config } as PluginOptions)
+  } catch (err) {
+    await app.close().catch(() => {})
+    throw err
+  }
+  return app
+}
+
+/** The Fastify plugin: `await fastify.register(amorce, options)`; decorates `fastify.amorce`. */
+export const amorce = fp<PluginOptions>(amorcePlugin, { name: 'amorce', fastify: '5.x' })
+
+async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise<void> {
+  const definition = (opts as { [RESOLVED_DEFINITION]?: AppDefinition })[RESOLVED_DEFINITION] ?? resolveDefinition(opts)
+  const env = opts.env ?? process.env
+  const reloadConfig = () => loadConfig(env, opts.cwd, { languages: definition.languages })
+  const config = (opts as { [PRELOADED_CONFIG]?: AppConfig })[PRELOADED_CONFIG] ?? await reloadConfig()
+  const i18n = await createI18n(definition.locales, definition.languages)
 
   const routeTable: Array<{ method: string, url: string }> = []
   app.decorate('routeTable', routeTable)
@@ -110,17 +119,14 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url })
   })
 
-  // The app's texts: Amorce's, under a host's own when its definition names other locale directories.
-  const definition = opts.definition ?? referenceDefinition()
-  const translate = await createTranslator(definition.locales)
-  const wizardSessions = new MemoryStore()
-  const state: AppState = { mode: 'setup', config, definition, sessionStore: wizardSessions }
+  const state = appState(config, definition, i18n)
   app.decorate('amorce', state)
 
   await decideMode(app, state)
 
-  await app.register(formbody, { bodyLimit: 64 * 1024 })
-  await app.register(cookie)
+  // A host's own Fastify may have them already (registered before Amorce): theirs then serve.
+  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) await app.register(formbody, { bodyLimit: 64 * 1024 })
+  if (!app.hasDecorator('parseCookie')) await app.register(cookie)
   await app.register(session, {
     secret: state.setup?.sessionSecret ?? config.values.sessionSecret ?? randomBytes(32).toString('base64url'),
     cookieName: 'amorce.sid',
@@ -136,24 +142,26 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   })
   await app.register(security)
   await app.register(render, { production: env.NODE_ENV === 'production' })
-  await app.register(fastifyStatic, { root: publicDir, prefix: `${config.basePath}/public/`, maxAge: '1h' })
+  await app.register(fastifyStatic, { root: publicDir, prefix: `${config.basePath}/public/`, maxAge: '1h', decorateReply: !app.hasReplyDecorator('sendFile') })
   // Limits are declared per route (login); counters live in the app's cache, shared with Redis.
   await app.register(rateLimit, { global: false, store: cacheRateLimitStore(() => state.runtime?.cache) })
 
+  const languageOf = (req: FastifyRequest): Language => {
+    const cookieLang = req.cookies?.['amorce.lang']
+    // A host's third language is carried as a Language too: texts are looked up by its tag.
+    return (i18n.isLanguage(cookieLang) ? cookieLang : i18n.negotiate(req.headers['accept-language'], state.config.values.appLocale)) as Language
+  }
   app.decorateRequest('lang', 'en')
   app.decorateRequest('t', null as unknown as TFunction)
   app.addHook('onRequest', async (req, reply) => {
     const query = req.query as Record<string, unknown> | undefined
     let lang: Language | undefined
-    if (isLanguage(query?.lang)) {
-      lang = query.lang
+    if (i18n.isLanguage(query?.lang)) {
+      lang = query.lang as Language
       reply.setCookie('amorce.lang', lang, { path: state.config.basePath || '/', sameSite: 'lax', httpOnly: true, secure: 'auto', maxAge: 365 * 86400 })
     }
-    const cookieLang = req.cookies['amorce.lang']
-    lang ??= isLanguage(cookieLang) ? cookieLang : undefined
-    lang ??= negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
-    req.lang = lang
-    req.t = translate(lang)
+    req.lang = lang ?? languageOf(req)
+    req.t = i18n.translator(req.lang)
   })
 
   // Normal mode that could not start retries on later requests, so it recovers by itself.
@@ -174,9 +182,8 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (!req.t) {
       // Failed before the language hook ran (e.g. the session store did not answer): still localized.
-      const cookieLang = req.cookies?.['amorce.lang']
-      req.lang = isLanguage(cookieLang) ? cookieLang : negotiateLanguage(req.headers['accept-language'], state.config.values.appLocale ?? 'en')
-      req.t = translate(req.lang)
+      req.lang = languageOf(req)
+      req.t = i18n.translator(req.lang)
     }
     if (isCsrfError(err)) {
       req.log.info({ code: err.code }, 'CSRF check failed')
@@ -219,14 +226,66 @@ export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstanc
   state.lifecycle = { reloadConfig, switchToNormal, env }
   await app.register(healthRoutes, { prefix: config.basePath })
   if (state.mode === 'setup') {
-    const { default: setupRoutes } = await import('./setup/routes.ts')
+    const [{ default: setupRoutes }, { default: restoreUpload }] = await Promise.all([import('./setup/routes.ts'), import('./plugins/restore-upload.ts')])
     await app.register(setupRoutes, { prefix: `${config.basePath}/setup`, reloadConfig, switchToNormal })
+    await app.register(restoreUpload, { prefix: config.basePath, env })
   }
-  await app.register(appRoutes, { prefix: config.basePath })
-  await app.register(backupRoutes, { prefix: config.basePath, env })
+  if (opts.app) {
+    const hostApp = opts.app
+    // The host's normal mode in its own context: its hooks, decorators and error handler stay its own.
+    await app.register(async function normalMode (child) {
+      child.addHook('onRequest', async (req, reply) => notInstalled(state, req, reply))
+      await child.register(hostApp)
+    }, { prefix: config.basePath })
+  }
 
   app.addHook('onClose', async () => { await state.runtime?.close() })
-  return app
+}
+
+/**
+ * The host's routes answer only in normal mode. Before the install a page visit goes to the wizard and any
+ * other request is refused (503: nothing is there yet); installed but unavailable, a localized 503, never
+ * the wizard again.
+ */
+async function notInstalled (state: AppState, req: FastifyRequest, reply: FastifyReply) {
+  const base = state.config.basePath
+  if (state.mode === 'setup') {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const q = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
+      return reply.redirect(`${base}/setup${q}`, 303)
+    }
+    return reply.header('retry-after', '5').page('unavailable', { part: 'setup' }, 503)
+  }
+  if (state.mode === 'unavailable') return reply.header('retry-after', '5').page('unavailable', { part: state.unavailable?.part ?? 'db', cause: state.unavailable?.cause }, 503)
+}
+
+/** The per-instance state, with the normal-mode accessors a host's plugin reads. */
+function appState (config: AppConfig, definition: AppState['definition'], i18n: AppState['i18n']): AppState {
+  const runtime = () => {
+    if (state.mode !== 'normal' || !state.runtime) throw new Error('amorce: the database and the cache are open in normal mode only')
+    return state.runtime
+  }
+  const state: AppState = {
+    mode: 'setup',
+    config,
+    sessionStore: new MemoryStore(),
+    definition,
+    i18n,
+    get db () { return runtime().db },
+    get cache () { return runtime().cache },
+    async backup (out: Writable) {
+      const { provider } = runtime()
+      const { createBackup } = await import('./backup/create.ts')
+      // The app's own tables, as its (engine-neutral) SQLite migrations describe them, at its level for the engine.
+      const manifest = await createBackup(out, { provider: provider as Provider, url: state.config.values.databaseUrl!, tmpDir: state.config.dataDir, schema: definition.schema })
+      return { tables: manifest.tables.length, rows: manifest.tables.reduce((s, t) => s + t.rows, 0) }
+    },
+    async migrationStatus () {
+      const { provider } = runtime()
+      return migrationStatus({ provider, url: state.config.values.databaseUrl!, migrationsDir: definition.schema.migrationsDir(provider) })
+    }
+  }
+  return state
 }
 
 /** Client errors with their own page (the others are "request not understood"). */
@@ -235,7 +294,7 @@ const CLIENT_ERROR_KEYS: Record<number, string> = { 413: 'errors.tooLarge', 415:
 /** Setup when no lock; normal when installed and the runtime opens; unavailable otherwise. */
 async function decideMode (app: FastifyInstance, state: AppState): Promise<void> {
   if (!state.config.installed) {
-    const lockedAt = await installLockInDatabase(state.config)
+    const lockedAt = await installLockInDatabase(state.config, state.definition.schema)
     if (lockedAt) {
       // A platform whose disk does not survive a deploy (Render, some containers) loses the .env and
       // its lock; the database, given by the environment, still says the app is installed.
@@ -266,7 +325,7 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
     return
   }
   try {
-    const runtime = await openRuntime(config, app.log)
+    const runtime = await openRuntime(config, app.log, state.definition.schema)
     await state.runtime?.close()
     state.runtime = runtime
     state.sessionStore = new CacheSessionStore(runtime.cache)
@@ -289,14 +348,14 @@ async function decideMode (app: FastifyInstance, state: AppState): Promise<void>
  * only when the database itself comes from the real environment: then a lost .env does not reopen
  * the wizard on a live install. Any failure (no table yet, unreachable) means "not installed".
  */
-async function installLockInDatabase (config: AppConfig): Promise<string | undefined> {
+async function installLockInDatabase (config: AppConfig, schema: AppSchema): Promise<string | undefined> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url || !config.fromEnvironment.includes('DATABASE_URL')) return undefined
-  let db: Awaited<ReturnType<typeof createPrismaClient>> | undefined
+  let db: Awaited<ReturnType<typeof createClient>> | undefined
   try {
     // Opening a missing SQLite file would create it: no file, no lock.
     if (provider === 'sqlite' && !existsSync(sqliteFilePath(url))) return undefined
-    db = await createPrismaClient(provider, url)
+    db = await createClient(schema, provider, url)
     const client = db
     const row = await Promise.race([
       client.setting.findUnique({ where: { key: INSTALL_LOCK_SETTING } }),
@@ -308,4 +367,27 @@ async function installLockInDatabase (config: AppConfig): Promise<string | undef
   } finally {
     await db?.$disconnect().catch(() => {})
   }
+}
+
+/** The reference app's build options (tests and `npm start`): the configuration's source and the logger. */
+export interface BuildOptions {
+  /** the environment the configuration is read from (tests pass their own) */
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  logger?: FastifyServerOptions['logger']
+  /** How long an unavailable install waits between reconnection attempts. */
+  retryUnavailableMs?: number
+  /** the app's definition already resolved (default: the reference app's); tests give extra steps through it */
+  definition?: AppDefinition
+}
+
+/** The reference app's definition, resolved (tests that call a step directly). */
+export function referenceDefinition (): AppDefinition {
+  return resolveDefinition(reference)
+}
+
+/** The reference app (server/app/) on createServer: a test and `npm start` shortcut. */
+export async function buildApp (opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const { definition, ...rest } = opts
+  return createServer({ ...reference, ...rest, ...(definition ? { [RESOLVED_DEFINITION]: definition } : {}) })
 }

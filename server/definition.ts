@@ -8,7 +8,12 @@
 //   schema     → server/db/engines/*, server/backup/* (migrations, clients, data model of the host's tables)
 //   admin      → the host's hook; the reference app's is server/app/admin-store.ts
 //   app        → the host's normal-mode plugin; the reference app's is server/app/index.ts
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { FastifyPluginAsync } from 'fastify'
 import type { DatabaseProvider } from './config/config.ts'
+import { packageDir } from './paths.ts'
+import { defaultSteps, type Step } from './setup/registry.ts'
 
 /** The subset of a generated Prisma client Amorce itself uses (its own tables and raw SQL). */
 export interface AmorceDb {
@@ -78,7 +83,7 @@ export interface AppDefinition {
   schema: AppSchema
   admin: AdminStore<any>
   /** the ordered step registry (server/setup/registry.ts) */
-  steps: readonly import('./setup/wizard.ts').Step[]
+  steps: readonly Step[]
   /** languages offered, the first one the default */
   languages: readonly string[]
   brand: Brand
@@ -86,4 +91,79 @@ export interface AppDefinition {
   views: readonly string[]
   /** locale directories searched in order: the host's first, then Amorce's */
   locales: readonly string[]
+}
+
+/** The host's Prisma side as it gives it: `migrationsDir` defaults to `<root>/prisma/<provider>/migrations`. */
+export type SchemaOptions = Omit<AppSchema, 'migrationsDir'> & Partial<Pick<AppSchema, 'migrationsDir'>>
+
+/** A host's normal mode: an async Fastify plugin (or one wrapped by fastify-plugin), registered at build, served once installed. */
+export type HostPlugin = FastifyPluginAsync
+
+/**
+ * What a host gives `createServer`, `start` or `fastify.register(amorce, …)`, and what the module named by
+ * `amorce --app` (or package.json `"amorce": { "app": … }`) exports by default.
+ */
+export interface AmorceOptions {
+  /** the app's name, e.g. 'Notes' (titles, backups) */
+  name: string
+  /** the host package's directory: `prisma/<provider>/migrations`, `views/`, `locales/`, `package.json` */
+  root: string
+  /** written into backups; default: `version` of `<root>/package.json` */
+  version?: string
+  /** the host's generated Prisma clients and migrations */
+  schema: SchemaOptions
+  /** the wizard's steps in order; default: `defaultSteps` */
+  steps?: readonly Step[]
+  /** where the administrators live (the host's users table) */
+  admin: AdminStore<any>
+  /** normal mode; given `fastify.amorce.db`, `.cache`, `.config` and `fastify.log` */
+  app?: HostPlugin
+  /** the languages offered, the first the default (one: no switcher; any other than en/fr: the host translates) */
+  languages?: readonly string[]
+  brand?: Brand
+  /** the environment the configuration is read from (default `process.env`) */
+  env?: NodeJS.ProcessEnv
+  /** where `.env` and `data/` are looked for (default `process.cwd()`) */
+  cwd?: string
+}
+
+/** Amorce's own views and locales, searched after the host's. */
+export const AMORCE_VIEWS = packageDir('views')
+export const AMORCE_LOCALES = packageDir('locales')
+
+/** The definition with defaults: the host's views and locales first, its package.json's version. */
+export function resolveDefinition (options: AmorceOptions): AppDefinition {
+  if (!options || typeof options.name !== 'string' || options.name === '') throw new TypeError('amorce: options.name is required (the app\'s name)')
+  if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) throw new TypeError('amorce: options.root must be an absolute path (the host package\'s directory, e.g. import.meta.dirname)')
+  if (!options.schema || typeof options.schema.client !== 'function') throw new TypeError('amorce: options.schema.client(provider) is required (it loads the generated Prisma client)')
+  if (!options.admin) throw new TypeError('amorce: options.admin is required (an AdminStore: create, find, setPassword, list)')
+  const root = path.resolve(options.root)
+  const languages = options.languages ?? ['en', 'fr']
+  if (languages.length === 0 || new Set(languages).size !== languages.length) throw new TypeError('amorce: options.languages must list one language or more, each once')
+  for (const lang of languages) if (!/^[a-z]{2,3}(-[a-zA-Z0-9]{2,8})*$/.test(lang)) throw new TypeError(`amorce: "${lang}" is not a language tag (en, fr, de, pt-BR…)`)
+  const dirs = (name: string, own: string) => {
+    const host = path.join(root, name) + path.sep
+    return host === own ? [own] : [host, own]
+  }
+  const { migrationsDir, ...schema } = options.schema
+  return {
+    name: options.name,
+    root,
+    version: options.version ?? packageVersion(root),
+    schema: { ...schema, migrationsDir: migrationsDir ?? (provider => path.join(root, 'prisma', provider, 'migrations')) },
+    admin: options.admin,
+    steps: options.steps ?? defaultSteps,
+    languages,
+    brand: { ...options.brand, name: options.brand?.name ?? options.name },
+    views: dirs('views', AMORCE_VIEWS),
+    locales: dirs('locales', AMORCE_LOCALES)
+  }
+}
+
+function packageVersion (root: string): string {
+  try {
+    return String(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version ?? '0.0.0')
+  } catch {
+    return '0.0.0'
+  }
 }

@@ -1,4 +1,5 @@
-// Entry point of `npm start`: the same start as `amorce start` (server/start.ts).
-import { start } from './start.ts'
+// Entry point of `npm start`: the reference app (server/app/) started as `amorce start` starts it.
+import { start } from './index.ts'
+import reference from './app/index.ts'
 
-await start()
+await start(reference)

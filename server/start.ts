@@ -1,30 +1,24 @@
-// Starting the server: read the configuration, start in setup or normal mode, listen, shut down cleanly.
-// Shared by `npm start` (server/main.ts) and `amorce start` (server/cli/index.ts).
-import { buildApp } from './app.ts'
+// Starting a server: read the configuration, start in setup or normal mode, listen, shut down cleanly.
+// Shared by `npm start` (server/main.ts), `amorce start` (server/cli/index.ts) and a host's own entry.
+import { createServer, type PluginOptions } from './app.ts'
 import { ConfigError } from './config/config.ts'
 import { terminalLogger } from './logger.ts'
 
 /** EX_CONFIG (sysexits.h): the process manager should not restart it in a loop. */
 export const EXIT_CONFIG = 78
 
-export interface StartOptions {
-  env?: NodeJS.ProcessEnv
-  cwd?: string
-}
+/** The host's definition (name, root, schema, admin, app…) and where its configuration is read from. */
+export type StartOptions = PluginOptions
 
 /**
  * Listens and returns once the server is up; the process then lives until SIGTERM or SIGINT, which close
  * the server after the requests in flight and exit 0. A bad configuration exits 78.
  */
-export async function start (options: StartOptions = {}): Promise<void> {
+export async function start (options: StartOptions): Promise<void> {
   const env = options.env ?? process.env
-  let app: Awaited<ReturnType<typeof buildApp>>
+  let app: Awaited<ReturnType<typeof createServer>>
   try {
-    app = await buildApp({
-      env,
-      cwd: options.cwd,
-      logger: terminalLogger(env)
-    })
+    app = await createServer({ ...options, env, logger: terminalLogger(env) })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     console.error(`Configuration error: ${err.message}`)
@@ -55,11 +49,12 @@ export async function start (options: StartOptions = {}): Promise<void> {
   // Everything given by the environment (a platform's DATABASE_URL, CACHE_*, ADMIN_*): install now,
   // while /health already answers {"status":"setup"}. On failure the log says why and the wizard stays.
   const { reloadConfig, switchToNormal } = app.amorce.lifecycle!
+  const name = app.amorce.definition.name
   // Loaded only in setup mode: an installed app never loads the wizard's code.
   const unattended = app.amorce.mode === 'setup'
     ? await (await import('./setup/unattended.ts')).runUnattended(app, { reloadConfig, switchToNormal }, env)
     : 'notRequested'
-  if (unattended === 'installed') console.log(`\nAmorce was installed from the environment: sign in at ${url}login`)
+  if (unattended === 'installed') console.log(`\n${name} was installed from the environment: sign in at ${url}login`)
   if (unattended === 'failed') console.log('\nThe install from the environment stopped (see the log above): the setup wizard is open instead.')
 
   if (app.amorce.mode === 'setup') {
@@ -67,7 +62,7 @@ export async function start (options: StartOptions = {}): Promise<void> {
     // One write, so a reader never sees the address without the token.
     console.log([
       '',
-      `Amorce setup is waiting at ${url}`,
+      `${name} setup is waiting at ${url}`,
       `Setup token: ${app.amorce.setup!.token}`,
       app.amorce.setup!.tokenFile
         ? `(also in ${app.amorce.setup!.tokenFile}; open ${url}setup?token=<token> or paste it in the page)`
@@ -75,7 +70,7 @@ export async function start (options: StartOptions = {}): Promise<void> {
       ''
     ].join('\n'))
   } else {
-    console.log(`\nAmorce is running at ${url} (${app.amorce.mode === 'normal' ? 'installed' : 'installed, but unavailable: see the log'})\n`)
+    console.log(`\n${name} is running at ${url} (${app.amorce.mode === 'normal' ? 'installed' : 'installed, but unavailable: see the log'})\n`)
   }
 
   // A parent that started this process with an IPC channel (a test, a supervisor) learns that it

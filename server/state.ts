@@ -1,9 +1,13 @@
 // The one mutable fact of a running Amorce: which mode it serves. Setup routes and app routes
 // both read it on every request, so finishing the wizard switches the app without a restart.
+import type { Writable } from 'node:stream'
 import type { SessionStore } from '@fastify/session'
 import type { AppConfig } from './config/config.ts'
-import type { Runtime } from './app/runtime.ts'
+import type { Cache } from './cache/index.ts'
+import type { MigrationStatus } from './db/migrate.ts'
 import type { AppDefinition } from './definition.ts'
+import type { I18n } from './i18n.ts'
+import type { HostDb, Runtime } from './runtime.ts'
 import type { WizardState } from './setup/state.ts'
 
 export type Mode = 'setup' | 'normal' | 'unavailable'
@@ -32,8 +36,18 @@ export interface AppState {
   setup?: SetupState
   /** the store @fastify/session uses now */
   sessionStore: SessionStore
-  /** how the install reloads the configuration and opens normal mode (set by buildApp) */
+  /** how the install reloads the configuration and opens normal mode (set by the plugin) */
   lifecycle?: { reloadConfig: () => Promise<AppConfig>, switchToNormal: () => Promise<void>, env: NodeJS.ProcessEnv }
+  /** its texts and languages (the host's locales first) */
+  i18n: I18n
+  /** normal mode: the host's Prisma client (throws before install: the host's routes are not served then) */
+  readonly db: HostDb
+  /** normal mode: the cache sessions and rate limits share (memory, a directory or Redis) */
+  readonly cache: Cache
+  /** normal mode: streams a backup of the app's tables (the format `amorce restore` and the wizard read) */
+  backup(out: Writable): Promise<{ tables: number, rows: number }>
+  /** normal mode: the app's migrations, applied and pending, on its database */
+  migrationStatus(): Promise<MigrationStatus>
 }
 
 declare module 'fastify' {

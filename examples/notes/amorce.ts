@@ -1,7 +1,7 @@
 // Notes' definition for Amorce: what `amorce start` (package.json "amorce": { "app": "./dist/amorce.js" }) and
 // `amorce backup|migrate|admin` load. Its default export is the options; `createServer(notes)` works as well.
 import { fileURLToPath } from 'node:url'
-import { defaultSteps, type AmorceOptions } from 'amorce'
+import { defaultSteps, type AmorceOptions, type PrismaClientClass } from 'amorce'
 import { notesAdminStore } from './admin-store.ts'
 import notesApp from './app/plugin.ts'
 import { siteStep } from './steps/site.ts'
@@ -18,7 +18,8 @@ const notes: AmorceOptions = {
   root: fileURLToPath(new URL('..', import.meta.url)),
   schema: {
     // One generated client per provider (`amorce dev generate`); only the configured one is ever loaded.
-    client: provider => clients[provider]().then(m => m.PrismaClient),
+    // (PrismaClientClass types the constructor loosely, as `{ adapter: unknown }`: Prisma's own is stricter.)
+    client: provider => clients[provider]().then(m => m.PrismaClient as unknown as PrismaClientClass),
     valueFormats: { 'User.passwordHash': 'argon2id' }
   },
   steps: [

@@ -1,6 +1,6 @@
 // The reference app's AdminStore (server/definition.ts): its administrators live in its AdminUser table.
 // Amorce reaches that table only through this object, as it reaches a host's users table through the host's.
-import type { AdminStore } from '../definition.ts'
+import type { AdminStore } from '../index.ts'
 
 /** The part of the reference app's Prisma client (or of a transaction on it) this store uses. */
 interface AdminUserDb {

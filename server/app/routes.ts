@@ -1,22 +1,16 @@
-// Normal mode: admin login/logout, the dashboard and the root redirect. In setup mode these send
-// the visitor to the wizard; when the install cannot start they answer 503, never the wizard.
-import { readFileSync } from 'node:fs'
+// The reference app's normal mode: admin login/logout, the dashboard, the instance name, the backup download
+// and the root redirect. Amorce serves them once installed only (before: the wizard; unavailable: a 503).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
-import { hashPassword, verifyPassword } from '../auth/password.ts'
-import { migrationStatus } from '../db/migrate.ts'
-import { referenceSchema } from './schema.ts'
-import { formInput } from '../form.ts'
+import { formInput, hashPassword, verifyPassword } from '../index.ts'
+import backupRoutes from './backup.ts'
 import { createSettings } from './settings.ts'
-import { fromPackageRoot } from '../paths.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
     userId?: number
   }
 }
-
-export const APP_VERSION: string = JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')).version
 
 // A real hash to verify against when the user does not exist, so both cases take the same time.
 let dummyHash: Promise<string> | undefined
@@ -35,15 +29,7 @@ const loginKey = (req: FastifyRequest) => `login:${req.ip}:${createHash('sha256'
 export default async function appRoutes (app: FastifyInstance): Promise<void> {
   const base = () => app.amorce.config.basePath
   const loginLimit = app.createRateLimit({ max: LOGIN_MAX_FAILURES, timeWindow: LOGIN_WINDOW_MS, keyGenerator: loginKey })
-
-  app.addHook('onRequest', async (req, reply) => {
-    const { mode } = app.amorce
-    if (mode === 'setup') {
-      const q = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
-      return reply.redirect(`${base()}/setup${q}`, 303)
-    }
-    if (mode === 'unavailable') return reply.header('retry-after', '5').page('unavailable', { part: app.amorce.unavailable?.part ?? 'db', cause: app.amorce.unavailable?.cause }, 503)
-  })
+  await app.register(backupRoutes)
 
   app.get('/', async (req, reply) => reply.redirect(`${base()}${req.session.userId ? '/dashboard' : '/login'}`, 303))
 
@@ -65,7 +51,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
       reply.header('retry-after', String(limit.ttlInSeconds))
       return reply.page('app/rate-limited', { minutes: Math.max(1, Math.ceil(limit.ttlInSeconds / 60)) }, 429)
     }
-    const db = app.amorce.runtime!.db
+    const db = app.amorce.db
     const user = await db.adminUser.findFirst({ where: { OR: [{ username: login }, { email: login }] } })
     const ok = await verifyPassword(user?.passwordHash ?? await unknownUserHash(), password)
     if (!user || !ok) {
@@ -88,29 +74,29 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
   })
 
   app.get('/dashboard', { preHandler: requireAdmin }, async (req, reply) => {
-    const { runtime, config } = app.amorce
-    const user = await runtime!.db.adminUser.findUnique({ where: { id: req.session.userId! } })
+    const { db, cache, config, definition } = app.amorce
+    const user = await db.adminUser.findUnique({ where: { id: req.session.userId! } })
     if (!user) {
       await req.session.destroy()
       return reply.redirect(`${base()}/login`, 303)
     }
-    const migrations = await migrationStatus({ provider: runtime!.provider, url: config.values.databaseUrl!, migrationsDir: referenceSchema.migrationsDir(runtime!.provider) })
+    const migrations = await app.amorce.migrationStatus()
     return reply.page('app/dashboard', {
-      instanceName: await createSettings(runtime!).get('instanceName'),
+      instanceName: await createSettings({ db, cache }).get('instanceName'),
       user: { username: user.username, email: user.email, lastLoginAt: user.lastLoginAt?.toISOString() ?? '' },
       install: {
-        provider: runtime!.provider,
-        cache: runtime!.cache.backend,
+        provider: config.values.databaseProvider,
+        cache: cache.backend,
         migrations: migrations.applied,
         pending: migrations.pending,
-        version: APP_VERSION,
+        version: definition.version,
         installedAt: config.values.installedAt ?? ''
       }
     })
   })
 
   app.post('/settings/instance-name', { preHandler: requireAdmin }, async (req, reply) => {
-    await createSettings(app.amorce.runtime!).set('instanceName', formInput(req.body).instanceName ?? '')
+    await createSettings(app.amorce).set('instanceName', formInput(req.body).instanceName ?? '')
     return reply.redirect(`${base()}/dashboard`, 303)
   })
 

@@ -1,18 +1,22 @@
-// The reference app's AppSchema: its generated clients (server/db/generated/<provider>), its migrations
-// (prisma/<provider>/migrations) and its value formats. The only module that knows where the reference app's
-// Prisma side lives; Amorce's services take an AppSchema as input, this one or a host's.
+// The reference app's Prisma side: one generated client per provider (prisma/<provider>/schema.prisma, generated
+// into server/db/generated/), its migrations in prisma/<provider>/migrations, its value formats. The only module
+// that knows where the reference app's Prisma side lives; Amorce's services take an AppSchema as input.
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AppSchema, PrismaClientClass } from '../definition.ts'
-import type { DatabaseProvider } from '../db/engines/index.ts'
 import { createClient, preloadClient } from '../db/client.ts'
-import { PROVIDERS } from '../db/engines/index.ts'
+import { PROVIDERS, type DatabaseProvider } from '../db/engines/index.ts'
 import { packageDir } from '../paths.ts'
-// The three generated clients share one model source, so the SQLite client's type stands for all of them.
 import type { PrismaClient } from '../db/generated/sqlite/client.ts'
 
-export type Db = PrismaClient
+/** The three generated clients share one model source, so the SQLite client's type stands for all of them. */
+export type ReferenceDb = PrismaClient
+export type Db = ReferenceDb
+
+declare module '../index.ts' {
+  interface AmorceTypes { db: ReferenceDb }
+}
 
 /** The Prisma clients beside the running code: server/db/generated (sources) or dist/server/db/generated (compiled). */
 export const generatedDir = fileURLToPath(new URL('../db/generated/', import.meta.url))

@@ -1,6 +1,6 @@
 // App settings (the Setting table) read through the cache: a page view costs no database query,
 // and a change is seen at once by every instance that shares the cache (Redis).
-import type { Runtime } from './runtime.ts'
+import type { AppState } from '../index.ts'
 
 export const SETTINGS = {
   /** shown on the dashboard: tells apart several installs of the same app */
@@ -17,7 +17,7 @@ export interface Settings {
   set(name: SettingName, value: string): Promise<void>
 }
 
-export function createSettings (runtime: Pick<Runtime, 'db' | 'cache'>): Settings {
+export function createSettings (runtime: Pick<AppState, 'db' | 'cache'>): Settings {
   const { db, cache } = runtime
   return {
     async get (name) {

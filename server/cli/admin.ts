@@ -1,11 +1,12 @@
 // `amorce admin reset-password USERNAME`: a new password read from the terminal (not echoed, asked twice) or
-// from stdin (its first line, for scripts), checked as the wizard checks it, hashed with argon2id; the user's
-// sessions end where the cache keeps them outside the server (Redis, a directory).
+// from stdin (its first line, for scripts), checked as the wizard checks it, hashed with argon2id and stored
+// through the app's AdminStore (its own users table); the user's sessions (those whose `userId` is the
+// administrator's id) end where the cache keeps them outside the server (Redis, a directory).
 import { loadConfig } from '../config/config.ts'
 import { checkPasswordStrength, hashPassword } from '../auth/password.ts'
 import { openCache } from '../cache/index.ts'
 import { endUserSessions } from '../cache/session-store.ts'
-import { createPrismaClient } from '../app/schema.ts'
+import { createClient } from '../runtime.ts'
 import { EXIT, type CliContext } from './context.ts'
 
 class Interrupted extends Error {}
@@ -50,15 +51,16 @@ async function readPiped (ctx: CliContext): Promise<string> {
 
 export async function resetPassword (ctx: CliContext, username: string): Promise<number> {
   const { t } = ctx
-  const config = await loadConfig(ctx.env, ctx.cwd)
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!config.installed || !provider || !url) {
     ctx.err(t('cli.admin.notInstalled', { file: config.envFile }))
     return EXIT.failed
   }
-  const db = await createPrismaClient(provider, url)
+  const { definition } = await ctx.app()
+  const db = await createClient(definition.schema, provider, url)
   try {
-    const user = await db.adminUser.findUnique({ where: { username } })
+    const user = await definition.admin.find(db, username)
     if (!user) {
       ctx.err(t('cli.admin.unknownUser', { username }))
       return EXIT.failed
@@ -89,21 +91,22 @@ export async function resetPassword (ctx: CliContext, username: string): Promise
       for (const reason of verdict.reasons) ctx.err(`  ${t(reason.key, reason.params ?? {})}`)
       return EXIT.failed
     }
-    await db.adminUser.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } })
+    await definition.admin.setPassword(db, user.id, await hashPassword(password))
 
     const backend = config.values.cacheBackend ?? 'memory'
     let ended: number | null = null
     if (backend !== 'memory') {
       const cache = await openCache({ backend, dir: config.values.cacheDir, redisUrl: config.values.redisUrl })
       try {
-        ended = await endUserSessions(cache, user.id)
+        // The login keeps the id as it is (a number for most tables, a string for some): compared as such.
+        ended = await endUserSessions(cache, user.id as number)
       } catch (error) {
         ctx.err(t('cli.admin.sessionsNotEnded', { detail: (error as Error).message }))
       } finally {
         await cache.close()
       }
     }
-    await db.auditLog.create({ data: { event: 'admin.passwordReset', actorId: user.id, detail: JSON.stringify({ via: 'cli', sessionsEnded: ended }) } })
+    await db.auditLog.create({ data: { event: 'admin.passwordReset', detail: JSON.stringify({ via: 'cli', admin: user.id, sessionsEnded: ended }) } })
     ctx.out(t('cli.admin.changed', { username }))
     if (ended !== null) ctx.out(t('cli.admin.sessionsEnded', { count: ended, backend }))
     else if (backend === 'memory') ctx.out(t('cli.admin.sessionsInMemory'))

@@ -54,8 +54,12 @@ export interface CliContext {
   lang: Language
   t: TFunction
   io: CliIo
-  /** The app's migrations folder (default: this package's prisma/<provider>/migrations); tests give a copy. */
+  /** The app's migrations folder (default: the app's prisma/<provider>/migrations); tests give a copy. */
   migrationsDir?: string
+  /** `--app <module>`: the host's definition module (else package.json's `amorce.app`, else the reference app) */
+  appModule?: string
+  /** the app the command serves, loaded on first use */
+  app(): Promise<import('./app.ts').LoadedApp>
   /** a line on stdout */
   out: (line?: string) => void
   /** a line on stderr */
@@ -64,15 +68,18 @@ export interface CliContext {
 
 export function cliContext (env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), io: CliIo = process): CliContext {
   const lang = cliLanguage(env)
-  return {
+  let loaded: Promise<import('./app.ts').LoadedApp> | undefined
+  const ctx: CliContext = {
     env,
     cwd,
     lang,
     t: translator(lang),
     io,
+    app: () => (loaded ??= import('./app.ts').then(m => m.loadApp(ctx.cwd, ctx.appModule))),
     out: (line = '') => { io.stdout.write(line + '\n') },
     err: (line = '') => { io.stderr.write(line + '\n') }
   }
+  return ctx
 }
 
 /** A command's usage error: printed with the command's help hint, exit 2. */

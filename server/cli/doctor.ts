@@ -5,11 +5,12 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, loadConfig, type AppConfig } from '../config/config.ts'
 import { probeRedis, redactRedisUrl } from '../cache/redis-probe.ts'
-import { createPrismaClient, referenceSchema } from '../app/schema.ts'
-import { parseDatabaseUrl } from '../db/engines/index.ts'
-import { probeSqliteFile } from '../db/engines/sqlite.ts'
+import { createClient } from '../runtime.ts'
+import type { AppSchema } from '../definition.ts'
 import { migrationStatus, sqliteFilePath, type MigrationStatus } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
+import { parseDatabaseUrl } from '../db/engines/index.ts'
+import { probeSqliteFile } from '../db/engines/sqlite.ts'
 import { DatabaseUrlError, redactUrl } from '../db/url.ts'
 import { INSTALL_LOCK_SETTING } from '../setup/finalize.ts'
 import { testCacheDir } from '../setup/steps/cache.ts'
@@ -68,7 +69,7 @@ async function lockAndToken (config: AppConfig, dbLock: string | undefined): Pro
 }
 
 /** The database as the wizard's database step tests it; returns whether it answered. */
-async function database (config: AppConfig, secrets: string[]): Promise<{ findings: Finding[], reachable: boolean }> {
+async function database (config: AppConfig, secrets: string[], schema: AppSchema): Promise<{ findings: Finding[], reachable: boolean }> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url) {
     return { findings: [{ area: 'database', status: config.installed ? 'fail' : 'info', key: config.installed ? 'cli.doctor.database.missingConfig' : 'cli.doctor.database.notConfigured' }], reachable: false }
@@ -80,7 +81,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
       // Probing would create the file: a missing one is only a problem once installed.
       return { findings: [{ area: 'database', status: config.installed ? 'fail' : 'info', key: config.installed ? 'cli.doctor.database.sqliteMissing' : 'cli.doctor.database.sqliteNew', params: { file } }], reachable: false }
     }
-    const r = await probeSqliteFile(file, { schema: referenceSchema })
+    const r = await probeSqliteFile(file, { schema })
     if (!r.ok) return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${r.reason}`, params: { file, detail: scrub(r.detail ?? '', secrets) } }], reachable: false }
     return { findings: [{ area: 'database', status: 'ok', key: 'cli.doctor.database.sqlite', params: { file, state: r.state } }], reachable: true }
   }
@@ -90,7 +91,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
   } catch (err) {
     return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${err instanceof DatabaseUrlError ? err.code : 'urlInvalid'}` }], reachable: false }
   }
-  const r = await probeDatabase(c, { schema: referenceSchema })
+  const r = await probeDatabase(c, { schema })
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   if (!r.ok) {
     return {
@@ -142,12 +143,12 @@ async function cache (config: AppConfig): Promise<Finding[]> {
 }
 
 /** The install lock's copy in the database; undefined when absent or unreadable. */
-async function databaseLock (config: AppConfig): Promise<string | undefined> {
+async function databaseLock (config: AppConfig, schema: AppSchema): Promise<string | undefined> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url) return undefined
   let db
   try {
-    db = await createPrismaClient(provider, url)
+    db = await createClient(schema, provider, url)
     return (await db.setting.findUnique({ where: { key: INSTALL_LOCK_SETTING } }))?.value
   } catch {
     return undefined
@@ -160,7 +161,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
   const { t, out } = ctx
   let config: AppConfig
   try {
-    config = await loadConfig(ctx.env, ctx.cwd)
+    config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     out(`${t('cli.doctor.marks.fail')} ${t('cli.doctor.areas.config')}: ${t('cli.errors.config', { detail: err.message })}`)
@@ -171,14 +172,15 @@ export async function doctor (ctx: CliContext): Promise<number> {
   const secrets = secretsOf(config)
   const findings: Finding[] = [...await prerequisites(config)]
   findings.push({ area: 'config', status: 'ok', key: 'cli.doctor.config.read', params: { file: config.envFile, dataDir: config.dataDir, from: config.fromEnvironment.join(', ') || '—' } })
-  const db = await database(config, secrets)
+  const db = await database(config, secrets, (await ctx.app()).definition.schema)
   findings.push(...db.findings)
   let dbLock: string | undefined
   if (db.reachable) {
     const { databaseProvider: provider, databaseUrl: url } = config.values
     try {
-      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url!, migrationsDir: referenceSchema.migrationsDir(provider!) }), config.installed))
-      dbLock = await databaseLock(config)
+      const { definition } = await ctx.app()
+      findings.push(...migrations(await migrationStatus({ provider: provider!, url: url!, migrationsDir: ctx.migrationsDir ?? definition.schema.migrationsDir(provider!) }), config.installed))
+      dbLock = await databaseLock(config, definition.schema)
     } catch (err) {
       findings.push({ area: 'migrations', status: 'fail', key: 'cli.doctor.migrations.unreadable', params: { detail: scrub((err as Error).message, secrets) } })
     }

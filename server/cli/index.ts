@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `amorce` command for operators: start, doctor, backup, restore, migrate, admin. Each command reads the
-// configuration of the app it serves from the working directory (ENV_FILE, DATA_DIR, the environment), as
-// `npm start` does; its texts are in locales/<lang>/cli.json.
+// The `amorce` command for operators: start, doctor, backup, restore, migrate, admin. Each command serves one app
+// (`--app FILE`, package.json's `amorce.app`, else the reference app: server/cli/app.ts) and reads its
+// configuration from the working directory (ENV_FILE, DATA_DIR, the environment), as `npm start` does; its
+// texts are in locales/<lang>/cli.json.
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { ConfigError } from '../config/config.ts'
@@ -28,6 +29,9 @@ const COMMANDS: Command[] = [
   { name: 'dev', id: 'dev', valued: ['root'], run: async (ctx, args) => { const { runDev } = await import('./dev/index.ts'); return runDev(ctx, args) } },
   { name: 'admin reset-password', id: 'resetPassword', run: async (ctx, args) => { const { resetPassword } = await import('./admin.ts'); return resetPassword(ctx, onePositional(args, 'USERNAME')) } }
 ]
+
+/** The app module named cannot serve (server/cli/app.ts): a configuration problem, exit 78. */
+const APP_ERRORS = new Set(['cli.errors.appField', 'cli.errors.appNotLoaded', 'cli.errors.appInvalid'])
 
 /** Groups that only have subcommands: `amorce migrate` alone shows their list. */
 const GROUPS = ['migrate', 'admin']
@@ -70,9 +74,38 @@ function commandHelp (ctx: CliContext, command: Command): void {
   out(t(`cli.commands.${command.id}.description`))
 }
 
+/** `--app FILE` (or `--app=FILE`) anywhere before `--`, taken out of the command line: it names the app served. */
+function takeAppOption (argv: string[]): { argv: string[], app?: string } {
+  const rest: string[] = []
+  let app: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') { rest.push(...argv.slice(i)); break }
+    if (arg === '--app' || arg.startsWith('--app=')) {
+      const value = arg === '--app' ? argv[++i] : arg.slice('--app='.length)
+      if (value === undefined || value === '') throw new UsageError('cli.errors.missingValue', { option: '--app' })
+      app = value
+    } else {
+      rest.push(arg)
+    }
+  }
+  return { argv: rest, app }
+}
+
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
-export async function main (argv: string[], ctx: CliContext = cliContext()): Promise<number> {
+export async function main (argvGiven: string[], ctx: CliContext = cliContext()): Promise<number> {
   const { t, err } = ctx
+  let argv: string[]
+  try {
+    const taken = takeAppOption(argvGiven)
+    argv = taken.argv
+    if (taken.app !== undefined) ctx.appModule = taken.app
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    err(t(error.key, error.params))
+    err(t('cli.errors.seeHelp'))
+    return EXIT.usage
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || (argv[0] === 'help' && argv.length === 1)) {
     globalHelp(ctx)
     return argv.length === 0 ? EXIT.usage : EXIT.ok
@@ -107,6 +140,11 @@ export async function main (argv: string[], ctx: CliContext = cliContext()): Pro
     }
     return await command.run(ctx, args)
   } catch (error) {
+    if (error instanceof UsageError && APP_ERRORS.has(error.key)) {
+      // The app module named is wrong: not a usage mistake of this command.
+      err(t(error.key, error.params))
+      return EXIT.config
+    }
     if (error instanceof UsageError) {
       err(t(error.key, error.params))
       err(`${t('cli.help.usagePrefix')} amorce ${t(`cli.commands.${command.id}.usage`)}`)

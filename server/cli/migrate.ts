@@ -8,20 +8,20 @@ import { backupStamp } from '../config/envfile.ts'
 import { createBackup } from '../backup/create.ts'
 import { BackupError } from '../backup/errors.ts'
 import { appSchema, type TableSpec } from '../backup/schema.ts'
-import { referenceSchema } from '../app/schema.ts'
 import { migrate, MigrationError, migrationStatus, type MigrationStatus, type Provider } from '../db/migrate.ts'
 import type { AppSchema } from '../definition.ts'
 import { EXIT, type CliContext } from './context.ts'
 
-function target (ctx: CliContext, config: AppConfig): { provider: Provider, url: string, migrationsDir: string, schema: AppSchema } | null {
+async function target (ctx: CliContext, config: AppConfig): Promise<{ provider: Provider, url: string, migrationsDir: string, schema: AppSchema } | null> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
-  // ctx.migrationsDir (tests) stands for the configured provider's migrations of the reference app.
-  const schema: AppSchema = ctx.migrationsDir
-    ? { ...referenceSchema, migrationsDir: p => p === provider ? ctx.migrationsDir! : referenceSchema.migrationsDir(p) }
-    : referenceSchema
-  if (provider && url) return { provider, url, migrationsDir: schema.migrationsDir(provider), schema }
-  ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
-  return null
+  if (!provider || !url) {
+    ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
+    return null
+  }
+  // ctx.migrationsDir (tests) stands for the configured provider's migrations.
+  const { schema: appSchemaOf } = (await ctx.app()).definition
+  const schema: AppSchema = ctx.migrationsDir ? { ...appSchemaOf, migrationsDir: p => p === provider ? ctx.migrationsDir! : appSchemaOf.migrationsDir(p) } : appSchemaOf
+  return { provider, url, migrationsDir: schema.migrationsDir(provider), schema }
 }
 
 function scrub (text: string, url: string): string {
@@ -41,9 +41,9 @@ function printStatus (ctx: CliContext, s: MigrationStatus): void {
 }
 
 /** The configuration, its database and that database's migration history; null (said on stderr) when unreadable. */
-async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<ReturnType<typeof target>>, s: MigrationStatus } | null> {
-  const config = await loadConfig(ctx.env, ctx.cwd)
-  const db = target(ctx, config)
+async function readStatus (ctx: CliContext): Promise<{ config: AppConfig, db: NonNullable<Awaited<ReturnType<typeof target>>>, s: MigrationStatus } | null> {
+  const config = await loadConfig(ctx.env, ctx.cwd, { languages: (await ctx.app()).definition.languages })
+  const db = await target(ctx, config)
   if (!db) return null
   try {
     return { config, db, s: await migrationStatus(db) }
@@ -69,16 +69,16 @@ export async function migrateStatus (ctx: CliContext): Promise<number> {
  * create up to the last one the database applied (server/backup/schema.ts), the same description the
  * restore checks a backup against.
  */
-async function tablesAtDatabaseLevel (schema: AppSchema, applied: string[]): Promise<TableSpec[]> {
+async function tablesAtDatabaseLevel (applied: string[], schema: AppSchema): Promise<TableSpec[]> {
   return appSchema(schema, applied.at(-1))
 }
 
-async function backupBefore (ctx: CliContext, config: AppConfig, db: NonNullable<ReturnType<typeof target>>, out: string | undefined, applied: string[]): Promise<string> {
+async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir: string, schema: AppSchema }, out: string | undefined, applied: string[]): Promise<string> {
   const file = path.resolve(ctx.cwd, out ?? path.join(config.dataDir, 'backups', `before-migrate-${backupStamp(new Date())}.tar.gz`))
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   const partial = `${file}.partial-${process.pid}`
   try {
-    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(db.schema, applied) })
+    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied, db.schema) })
     await rename(partial, file)
     return file
   } catch (error) {

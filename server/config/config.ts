@@ -11,7 +11,8 @@ import { readEnvFile } from './envfile.ts'
 
 // The engines and cache backends are listed once, in their registries.
 export type { CacheBackend, DatabaseProvider }
-export type AppLocale = 'en' | 'fr'
+/** Amorce's own languages; an app may offer others (its `languages` option), then read through loadConfig's. */
+export type AppLocale = 'en' | 'fr' | (string & {})
 
 export const APP_LOCALES: readonly AppLocale[] = ['en', 'fr']
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -158,7 +159,7 @@ function parseChoice<T extends string> (key: string, raw: string | undefined, al
   return found
 }
 
-function readValues (get: Lookup): ConfigValues {
+function readValues (get: Lookup, languages: readonly string[]): ConfigValues {
   const values: ConfigValues = {
     databaseProvider: parseChoice('DATABASE_PROVIDER', get('DATABASE_PROVIDER'), PROVIDERS),
     databaseUrl: get('DATABASE_URL'),
@@ -166,7 +167,7 @@ function readValues (get: Lookup): ConfigValues {
     cacheDir: get('CACHE_DIR'),
     redisUrl: get('REDIS_URL'),
     sessionSecret: get('SESSION_SECRET'),
-    appLocale: parseChoice('APP_LOCALE', get('APP_LOCALE'), APP_LOCALES),
+    appLocale: parseChoice('APP_LOCALE', get('APP_LOCALE'), languages),
     installedAt: get('APP_INSTALLED_AT'),
   }
   // Absent keys are left out rather than present as undefined, so the object reads as what the file holds.
@@ -176,14 +177,17 @@ function readValues (get: Lookup): ConfigValues {
   return values
 }
 
-/** Reads the configuration; throws ConfigError on an invalid setting. Never mutates `env`. */
-export async function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<AppConfig> {
+/**
+ * Reads the configuration; throws ConfigError on an invalid setting. Never mutates `env`. `languages`: those the
+ * app offers (APP_LOCALE must be one; default Amorce's own).
+ */
+export async function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd(), options: { languages?: readonly string[] } = {}): Promise<AppConfig> {
   const envFile = resolve(cwd, present(env.ENV_FILE) ?? '.env')
   const file = await readFileValues(envFile)
   const get: Lookup = (key) => present(env[key]) ?? present(file[key])
 
   const logLevel = parseChoice('LOG_LEVEL', get('LOG_LEVEL'), LOG_LEVELS) ?? 'info'
-  const values = readValues(get)
+  const values = readValues(get, options.languages ?? APP_LOCALES)
   return {
     envFile,
     dataDir: resolve(cwd, get('DATA_DIR') ?? 'data'),

@@ -15,6 +15,7 @@ import type { FieldError, StageContext as StepStageContext, WizardData } from '.
 import { cacheRedisUrl } from './steps/cache.ts'
 import { urlPassword, withoutUrlPassword } from './steps/database.ts'
 import { testPause } from './test-hooks.ts'
+import { isLanguage, translator } from '../i18n.ts'
 import { wizardState } from './state.ts'
 
 export { ADMIN_CLAIM_KEY, createWizardAdmin } from './steps/admin.ts'
@@ -358,6 +359,8 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps, registry: Regi
       config: app.amorce.config,
       setup,
       definition,
+      admin: definition.admin,
+      t: translator(isLanguage(data.answers.language) ? data.answers.language : 'en'),
       log,
       values,
       db: async () => (client ??= await createClient<{ $disconnect(): Promise<void> }>(definition.schema, database.provider, database.url)),

@@ -20,7 +20,7 @@ function plainInput (section: unknown): Input | undefined {
 export async function answersInputs (registry: Registry, file: string, env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<AnswersInputs> {
   let answers: Record<string, unknown>
   try {
-    answers = await loadAnswers(path.resolve(cwd, file), env) as unknown as Record<string, unknown>
+    answers = await loadAnswers(path.resolve(cwd, file), env, registry) as unknown as Record<string, unknown>
   } catch (err) {
     if (err instanceof AnswersError) return { inputs: null, answers: null, problems: err.problems }
     throw err

@@ -7,10 +7,11 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { Ajv, type ErrorObject } from 'ajv'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
-import { isLanguage } from '../i18n.ts'
+import type { Language } from '../i18n.ts'
 import { answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, type FinalizeDeps, type StageEvent } from './finalize.ts'
 import { formInput } from '../form.ts'
 import { presetInputs } from './preset.ts'
+import { exportAnswers } from './export.ts'
 import { tokenMatches } from './token.ts'
 import { answersSnapshot, newWizardData, type Registry } from './registry.ts'
 import type { Errors, FieldError, Input, Step, StepContext, WizardData } from './step.ts'
@@ -222,6 +223,18 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     })
     app.post(`/${step.id}`, routeOptions(formSchema(fields)), async (req, reply) => submitStep(req, reply, step))
   }
+  // "Download these answers" on the summary page: the answers file of this wizard, secrets as ${NAME} (export.ts).
+  app.get('/answers.json', routeOptions(pageSchema), async (req, reply) => {
+    if (req.validationError) return badRequest(reply)
+    const data = wizard(req)
+    const open = registry().steps.find(s => !s.final && !data.done.includes(s.id))
+    if (open) return reply.redirect(url(`/${open.id}`), 303)
+    const { answers } = exportAnswers(registry(), context(req, data))
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-disposition', 'attachment; filename="answers.json"')
+      .send(JSON.stringify(answers, null, 2) + '\n')
+  })
+
   // Any other address under /setup: behind the token gate like the rest, then not found.
   app.get('/:step', routeOptions(pageSchema), async (_req, reply) => reply.callNotFound())
   app.post('/:step', routeOptions(formSchema({})), async (_req, reply) => reply.callNotFound())
@@ -248,10 +261,10 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     const action = input._action ?? 'next'
 
     // Language switch: keep what was typed (never secrets), come back to the same step.
-    if (isLanguage(input._lang)) {
+    if (app.amorce.i18n.isLanguage(input._lang)) {
       saveDraft(step, data, input)
       req.session.wizard = data
-      setLanguageCookie(reply, input._lang)
+      setLanguageCookie(reply, input._lang as Language)
       return reply.redirect(url(`/${step.id}`), 303)
     }
     if (action === 'back') {

@@ -27,7 +27,7 @@ export interface FieldSpec {
 }
 
 export interface FieldError { key: string, params?: Record<string, unknown> }
-export type Errors = Record<string, FieldError>
+export type Errors = Partial<Record<string, FieldError>>
 export type Input = Record<string, string>
 
 /** The answers of the default steps, typed; a host step's answer is `answers[<its id>]`, whatever it stores. */
@@ -105,6 +105,10 @@ export interface StageContext {
   config: AppConfig
   setup: SetupState
   definition: AppDefinition
+  /** where the host keeps its administrators (definition.admin) */
+  admin: AppDefinition['admin']
+  /** texts in the install's language (the language step's answer) */
+  t: TFunction
   log: FastifyBaseLogger
   /** the values the `.env` is written from (the database, the cache, the language, the session secret) */
   values: ConfigValues
@@ -181,6 +185,14 @@ export interface Step<Id extends string = string> {
    * fields' strings (true → "yes"). undefined: the step cannot be answered without the browser.
    */
   fromAnswers?(section: any, answers: Record<string, any>): Input | undefined
+  /**
+   * Its section of an answers file from its accepted answer ("Download these answers"): every secret (and
+   * anything else to give at replay time) as `variable(NAME)`, a `${NAME}` placeholder listed beside the
+   * download; a path under the data directory
+   * as `place(path)` (relative where it can be). Default: its non-secret fields' values, each secret field
+   * a placeholder. undefined: no section.
+   */
+  toAnswers?(ctx: StepContext, variable: (name: string) => string, place: (file: string) => string): unknown
   /** how the replay fills its page from its section of the answers file */
   replay?(ctx: ReplayContext): Promise<void>
   /** the JSON Schema of its section of the answers file (default: an object of its non-secret-free fields) */

@@ -48,10 +48,11 @@ export async function runUnattended (app: FastifyInstance, deps: Omit<FinalizeDe
     const outcome = await step.submit(input, ctx)
     if (outcome.errors) {
       // Field names and localized messages only: the input itself may hold secrets.
-      const problems = Object.entries(outcome.errors).map(([field, e]) => `${field}: ${t(e.key, e.params ?? {})}`)
+      const problems = Object.entries(outcome.errors).flatMap(([field, e]) => e ? [`${field}: ${t(e.key, e.params ?? {})}`] : [])
       // From an answers file, each problem also by where it is in the file (the environment's own presets win).
       if (fromFile?.answers && !fromEnvironment.has(step.id)) {
         for (const [field, e] of Object.entries(outcome.errors)) {
+          if (!e) continue
           const where = answersPath(step.id, field, fromFile.answers[step.id])
           log.error({ step: step.id, field, path: where }, `${env.AMORCE_ANSWERS}: ${where}: ${t(e.key, e.params ?? {})}`)
         }

@@ -14,6 +14,7 @@ import { DEV_PROVIDERS, DevPackageMissing, hostLayout, resolveDev } from '../../
 import { MigrationScriptsFailed, planMigration, SchemasStale } from '../../server/cli/dev/migration.ts'
 import { historyTables, MysqlChangeUnsupported, nextMysqlScript, readDatamodel } from '../../server/cli/dev/mysql.ts'
 import { composeSchema } from '../../server/cli/dev/schemas.ts'
+import { loadResources } from '../../server/i18n.ts'
 import { requireService } from '../helpers/services.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { runCli } from '../integration/cli/run.ts'
@@ -121,4 +122,26 @@ test('amorce dev: schemas on a new host writes default headers; usage and missin
   assert.match(usage.err, /missing.*NAME[\s\S]*Usage: amorce dev schemas\|generate\|migration NAME/i)
   const unknown = await runCli(['dev', 'frobnicate'], {}, dir)
   assert.equal(unknown.code, 2)
+})
+
+test('examples/notes: its texts in en and fr have the same keys and placeholders, French typography, and every key it uses exists', async () => {
+  const resources = loadResources(path.join(NOTES, 'locales'))
+  const flat = (o: unknown, p = ''): Array<[string, string]> => Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => v && typeof v === 'object' ? flat(v, `${p}${k}.`) : [[`${p}${k}`, String(v)] as [string, string]])
+  const en = new Map(flat(resources.en))
+  const fr = new Map(flat(resources.fr))
+  assert.deepEqual([...fr.keys()].sort(), [...en.keys()].sort())
+  const vars = (s = '') => [...s.matchAll(/\{\{(\w+)(?:,[^}]*)?\}\}/g)].map(m => m[1]).sort()
+  const bad: string[] = []
+  for (const [k, v] of en) {
+    if (v.trim() === '' || fr.get(k)!.trim() === '') bad.push(`${k}: empty`)
+    if (vars(v).join() !== vars(fr.get(k)).join()) bad.push(`${k}: placeholders`)
+    if (v.trimEnd().endsWith('.') !== fr.get(k)!.trimEnd().endsWith('.')) bad.push(`${k}: final period`)
+    const text = fr.get(k)!.replace(/\{\{[^}]*\}\}/g, 'X')
+    if (/(?<![\u00a0\u202f])[;?!»]|«(?![\u00a0\u202f])|(?<![\u00a0\u202f]):(?=\s|$)|\p{L}\((?:s|e|es)\)/u.test(text)) bad.push(`${k}: French typography or a (s) plural: ${fr.get(k)}`)
+  }
+  assert.deepEqual(bad, [])
+  const sources = ['steps/site.ts', 'app/plugin.ts', 'views/setup/site.eta', 'views/notes/login.eta', 'views/notes/list.eta']
+  const used = (await Promise.all(sources.map(f => readFile(path.join(NOTES, f), 'utf8')))).flatMap(text => [...text.matchAll(/['"`]((?:notes|setup\.site)\.[A-Za-z0-9_.]+)['"`]/g)].map(m => m[1]))
+  assert.ok(used.length > 30, `found ${used.length} keys: the scan works`)
+  assert.deepEqual(used.filter(key => !en.has(key) && !en.has(`${key}_other`)), [])
 })

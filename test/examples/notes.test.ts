@@ -126,6 +126,32 @@ test('the Site step is 4 files (module, view, en, fr) plus its line in the step 
   assert.deepEqual(keys(fr).sort(), keys(en).sort())
 })
 
+test('the Site step validates its answer (IANA zones only, a name of 1 to 80 characters), is preset by SITE_NAME / SITE_TIMEZONE, and sums it up', async () => {
+  const { dir } = compiledApp()
+  const { siteStep, canonicalTimeZone } = await import(pathToFileURL(path.join(dir, 'dist/steps/site.js')).href)
+  const submit = async (input: Record<string, string>) => {
+    const ctx = { data: { answers: {} as Record<string, unknown> }, definition: { name: 'Notes' } }
+    const outcome = await siteStep.submit(input, ctx)
+    return { errors: outcome.errors ? Object.fromEntries(Object.entries(outcome.errors).map(([k, v]) => [k, (v as { key: string }).key])) : undefined, answer: ctx.data.answers.site, ctx }
+  }
+  const accepted = await submit({ name: '  Mon carnet ', timezone: 'america/new_york' })
+  assert.equal(accepted.errors, undefined)
+  assert.deepEqual(accepted.answer, { name: 'Mon carnet', timezone: 'America/New_York' }, 'trimmed, and the zone in its canonical spelling')
+  for (const zone of ['+02:00', 'CET', 'Mars/Olympus_Mons', '', 'Europe/Paris/../x']) {
+    assert.equal((await submit({ name: 'x', timezone: zone })).errors?.timezone, 'setup.site.errors.timezone', zone)
+  }
+  assert.equal(canonicalTimeZone('UTC'), 'UTC')
+  assert.equal((await submit({ name: '   ', timezone: 'UTC' })).errors?.name, 'setup.site.errors.nameRequired')
+  assert.equal((await submit({ name: 'é'.repeat(81), timezone: 'UTC' })).errors?.name, 'setup.site.errors.nameTooLong')
+  assert.equal((await submit({ name: 'é'.repeat(80), timezone: 'UTC' })).errors, undefined)
+  assert.deepEqual(siteStep.preset.env, ['SITE_NAME', 'SITE_TIMEZONE'])
+  assert.deepEqual(siteStep.preset.input({ SITE_NAME: 'Ours', SITE_TIMEZONE: 'Asia/Tokyo' }, {}), { name: 'Ours', timezone: 'Asia/Tokyo' })
+  assert.deepEqual(siteStep.preset.input({ SITE_NAME: 'Ours' }, {}), { name: 'Ours', timezone: 'UTC' })
+  assert.equal(siteStep.preset.input({ SITE_TIMEZONE: 'Asia/Tokyo' }, {}), undefined)
+  const { ctx } = await submit({ name: 'Ours', timezone: 'Asia/Tokyo' })
+  assert.deepEqual(siteStep.summary(ctx), [{ key: 'setup.site.summary.name', value: 'Ours' }, { key: 'setup.site.summary.timezone', value: 'Asia/Tokyo' }])
+})
+
 // ---------------------------------------------------------------------------------------------
 // The Prisma side on the three engines
 
@@ -222,8 +248,67 @@ function visitor (base: string) {
   }
 }
 
-interface Install { server: RunningServer, env: NodeJS.ProcessEnv, url: string, database: { url: string, connection?: ServerConnection } }
+
+/** Notes' own routes for the admin (signed in with PASSWORD): sign in, list, write a note with tags; in English and in French. */
+async function checkRoutes (url: string, client: Client): Promise<void> {
+  const me = visitor(url)
+  assert.equal((await me.get('/notes')).headers.get('location'), '/login', 'signed out: to the sign-in page')
+  const wrong = await me.post('/login', { login: 'admin', password: 'not-it' }, '/login')
+  assert.equal(wrong.status, 401)
+  assert.match(await wrong.text(), /Wrong username or password\./)
+  const signIn = await me.post('/login', { login: 'admin', password: PASSWORD }, '/login')
+  assert.equal(signIn.status, 303, await signIn.text())
+  assert.equal(signIn.headers.get('location'), '/notes')
+  const created = await me.post('/notes', { title: 'Hello from the test', body: 'body', tags: 'Work, ideas, work', hours: '1,5' }, '/notes')
+  assert.equal(created.status, 303, await created.text())
+  const list = await (await me.get('/notes')).text()
+  assert.match(list, /<h1>Carnet « test »<\/h1>/)
+  assert.match(list, /Signed in as admin/)
+  assert.match(list, /1 note</)
+  assert.match(list, /Hello from the test/)
+  assert.match(list, /<span class="tag">ideas<\/span> <span class="tag">work<\/span>/)
+  const fr = await (await me.get('/notes?lang=fr')).text()
+  assert.match(fr, /Connecté en tant que admin/)
+  assert.match(fr, /1,5\u00a0h passées/)
+  const invalid = await me.post('/notes', { title: '', tags: '' }, '/notes')
+  assert.equal(invalid.status, 422)
+  assert.match(await invalid.text(), /Donnez un titre à la note\./)
+  const note = await client.note.findFirst({ include: { tags: { orderBy: { name: 'asc' } }, author: true } })
+  assert.deepEqual([note.author.username, note.tags.map((x: { name: string }) => x.name), note.hours.toString(), note.meta], ['admin', ['ideas', 'work'], '1.5', { lang: 'en', tagCount: 2 }])
+}
+
+interface Install { server: RunningServer, env: NodeJS.ProcessEnv, database: { url: string } }
 const sqliteInstall: { value?: Install } = {}
+
+/** The Site settings the stage wrote, and the administrators in the User table. */
+async function assertInstalled (client: Client, site: { name: string, timezone: string }): Promise<void> {
+  assert.deepEqual((await client.setting.findMany({ where: { key: { startsWith: 'site.' } }, orderBy: { key: 'asc' } })).map((s: { key: string, value: string }) => [s.key, s.value]),
+    [['site.name', site.name], ['site.timezone', site.timezone]])
+  const admins = await client.user.findMany({ where: { role: 'ADMIN' } })
+  assert.deepEqual(admins.map((u: { username: string }) => u.username), ['admin'])
+  assert.match(admins[0].passwordHash, /^\$argon2id\$/)
+}
+
+test('notes on sqlite, unattended: SITE_NAME and SITE_TIMEZONE preset the Site step, its stage stores them, and its routes answer', { timeout: 300_000 }, async t => {
+  const { dir } = compiledApp()
+  const home = await tempDir(t, 'amorce-notes-home-')
+  const database = { url: `file:${path.join(home, 'data', 'notes.db')}` }
+  const env = {
+    ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data'), LOG_LEVEL: 'warn',
+    DATABASE_PROVIDER: 'sqlite', DATABASE_URL: database.url, CACHE_BACKEND: 'filesystem', CACHE_DIR: path.join(home, 'data', 'cache'),
+    ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: PASSWORD,
+    SITE_NAME: SITE.name, SITE_TIMEZONE: 'europe/paris'
+  }
+  const server = await startServer(t, env, dir, [path.join(dir, 'node_modules/amorce/dist/server/cli/index.js'), 'start'])
+  assert.match(server.output(), /installed from the environment/, server.output())
+  assert.ok(!server.output().includes(PASSWORD))
+  const client = await notesClient(dir, 'sqlite', database.url)
+  t.after(() => client.$disconnect())
+  // The zone as the step validated it: its canonical spelling.
+  await assertInstalled(client, { name: SITE.name, timezone: 'Europe/Paris' })
+  await checkRoutes(server.url, client)
+  sqliteInstall.value = { server, env, database }
+})
 
 function databaseAnswer (provider: Provider, dbUrl: string, connection?: ServerConnection): Record<string, unknown> {
   if (provider === 'sqlite') return { provider, file: dbUrl.replace(/^file:/, '') }
@@ -262,40 +347,11 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
     // The Site stage stored the answers in the app's settings table; the admin is in its User table, role ADMIN.
     const client = await notesClient(dir, provider, db.url, db.connection)
     t.after(() => client.$disconnect())
-    assert.deepEqual((await client.setting.findMany({ where: { key: { startsWith: 'site.' } }, orderBy: { key: 'asc' } })).map((s: { key: string, value: string }) => [s.key, s.value]),
-      [['site.name', SITE.name], ['site.timezone', SITE.timezone]])
-    const admins = await client.user.findMany({ where: { role: 'ADMIN' } })
-    assert.deepEqual(admins.map((u: { username: string }) => u.username), ['admin'])
-    assert.match(admins[0].passwordHash, /^\$argon2id\$/)
+    await assertInstalled(client, SITE)
 
-    // Its own routes, for the admin: sign in, list, write a note with tags; in English and in French.
-    const me = visitor(server.url)
-    assert.equal((await me.get('/notes')).headers.get('location'), '/login', 'signed out: to the sign-in page')
-    const wrong = await me.post('/login', { login: 'admin', password: 'not-it' }, '/login')
-    assert.equal(wrong.status, 401)
-    assert.match(await wrong.text(), /Wrong username or password\./)
-    const signIn = await me.post('/login', { login: 'admin', password: PASSWORD }, '/login')
-    assert.equal(signIn.status, 303, await signIn.text())
-    assert.equal(signIn.headers.get('location'), '/notes')
-    const created = await me.post('/notes', { title: 'Hello from the test', body: 'body', tags: 'Work, ideas, work', hours: '1,5' }, '/notes')
-    assert.equal(created.status, 303, await created.text())
-    const list = await (await me.get('/notes')).text()
-    assert.match(list, /<h1>Carnet « test »<\/h1>/)
-    assert.match(list, /Signed in as admin/)
-    assert.match(list, /1 note</)
-    assert.match(list, /Hello from the test/)
-    assert.match(list, /<span class="tag">ideas<\/span> <span class="tag">work<\/span>/)
-    const fr = await (await me.get('/notes?lang=fr')).text()
-    assert.match(fr, /Connecté en tant que admin/)
-    assert.match(fr, /1,5\u00a0h passées/)
-    const invalid = await me.post('/notes', { title: '', tags: '' }, '/notes')
-    assert.equal(invalid.status, 422)
-    assert.match(await invalid.text(), /Donnez un titre à la note\./)
-    const note = await client.note.findFirst({ include: { tags: { orderBy: { name: 'asc' } }, author: true } })
-    assert.deepEqual([note.author.username, note.tags.map((x: { name: string }) => x.name), note.hours.toString(), note.meta], ['admin', ['ideas', 'work'], '1.5', { lang: 'en', tagCount: 2 }])
+    await checkRoutes(server.url, client)
 
-    if (provider === 'sqlite') sqliteInstall.value = { server, env, url: server.url, database: db }
-    else assert.equal(await server.stop('SIGTERM'), 0)
+    assert.equal(await server.stop('SIGTERM'), 0)
   })
 }
 
@@ -319,7 +375,7 @@ async function snapshot (client: Client) {
 test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with identical rows, relations included', { timeout: 600_000 }, async t => {
   const { dir } = compiledApp()
   const source = sqliteInstall.value
-  assert.ok(source, 'needs the SQLite install of the replay test above')
+  assert.ok(source, 'needs the unattended SQLite install of the test above')
   const cli = path.join(dir, 'node_modules/amorce/dist/server/cli/index.js')
   const sqlite = await notesClient(dir, 'sqlite', source.database.url)
   t.after(() => sqlite.$disconnect())

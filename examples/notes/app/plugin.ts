@@ -57,7 +57,7 @@ export default async function notesApp (app: FastifyInstance): Promise<void> {
     }
     await session(req).regenerate()
     session(req).userId = user.id
-    await db().auditLog.create({ data: { event: 'notes.login', detail: user.username } })
+    await db().auditLog.create({ data: { event: 'auth.login', detail: user.username } })
     return reply.redirect(`${base()}/notes`, 303)
   })
 

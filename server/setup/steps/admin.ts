@@ -179,6 +179,14 @@ export const adminStep = defineStep({
   fromAnswers: (admin): Record<string, string> => admin.keepRestored
     ? { accounts: 'keep' }
     : { accounts: 'new', username: admin.username, email: admin.email ?? '', password: admin.password, confirm: admin.password },
+  // Keeping restored accounts: the replay signs in with one of them, named at replay time.
+  toAnswers: (ctx, variable) => {
+    const admin = ctx.data.answers.admin
+    if (!admin) return undefined
+    return admin.keepRestored
+      ? { keepRestored: true, username: variable('ADMIN_USERNAME'), password: variable('ADMIN_PASSWORD') }
+      : { username: admin.username, email: admin.email, password: variable('ADMIN_PASSWORD') }
+  },
   async replay ({ page: p, answer: admin, t, next, expectNext, fail }) {
     const choice = (value: 'keep' | 'new') => p.getByRole('radio', { name: t(`setup.admin.accountChoices.${value}`) })
     if (admin.keepRestored) {

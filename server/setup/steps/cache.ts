@@ -390,6 +390,13 @@ export const cacheStep = defineStep({
   fromAnswers: (cache): Input => cache.backend === 'redis'
     ? { backend: 'redis', redisInput: 'url', redisUrl: cache.url, redisPassword: cache.password ?? '', confirmNonEmpty: cache.allowNonEmpty ? 'yes' : '' }
     : cache.backend === 'filesystem' ? { backend: 'filesystem', dir: cache.dir } : { backend: cache.backend },
+  toAnswers (ctx, variable, place) {
+    const cache = ctx.data.answers.cache
+    if (!cache) return undefined
+    if (cache.backend === 'filesystem' && cache.dir) return { backend: 'filesystem', dir: place(cache.dir) }
+    if (cache.backend === 'redis' && cache.redisUrl) return { backend: 'redis', url: cache.redisUrl, ...(cache.redisPassword && { password: variable('REDIS_PASSWORD') }) }
+    return { backend: cache.backend }
+  },
   async replay ({ page: p, answer, t, next, expectNext }) {
     await p.getByRole('radio', { name: t(`setup.cache.backends.${answer.backend}`) }).check()
     if (answer.backend === 'filesystem') await p.getByLabel(t('setup.cache.dir'), { exact: true }).fill(answer.dir)

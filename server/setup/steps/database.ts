@@ -530,6 +530,23 @@ export const databaseStep = defineStep({
         : { provider: db.provider, host: db.host ?? '', port: db.port === undefined ? '' : String(db.port), user: db.user ?? '', password: db.password ?? '', database: db.database ?? '', tls: db.ssl ?? 'off', caFile: db.caFile ?? '' }),
     confirmOtherTables: db.allowOtherTables ? 'yes' : ''
   }),
+  toAnswers (ctx, variable, place) {
+    const db = ctx.data.answers.database
+    if (!db) return undefined
+    if (db.provider === 'sqlite') return { provider: 'sqlite', file: place(db.file), ...(db.multipleInstances && { multipleInstances: true }) }
+    return {
+      provider: db.provider,
+      host: db.host,
+      port: db.port,
+      user: db.user,
+      ...(db.password && { password: variable('DB_PASSWORD') }),
+      database: db.database,
+      ssl: db.tls,
+      ...(db.caFile && { caFile: db.caFile }),
+      ...(db.multipleInstances && { multipleInstances: true }),
+      ...(db.allowOtherTables && { allowOtherTables: true })
+    }
+  },
   replay: replayDatabase
 })
 

@@ -5,6 +5,7 @@ import { envFileEntries } from '../../config/config.ts'
 import { readEnvFile } from '../../config/envfile.ts'
 import { defineStep, type ActionOutcome, type StageContext } from '../step.ts'
 import { withoutEnvironmentKeys } from '../preset.ts'
+import { exportAnswers } from '../export.ts'
 
 /** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
 export const INSTALL_LOCK_SETTING = 'install:completedAt'
@@ -22,7 +23,8 @@ export const finalizeStep = defineStep({
   values: () => ({}),
   async view (ctx) {
     const lines = ctx.registry.steps.flatMap(step => step.summary?.(ctx) ?? [])
-    return { summary: [...lines, { key: 'setup.finalize.summary.envFile', value: ctx.config.envFile }] }
+    // "Download these answers" (issue 16): the variables its placeholders name, shown beside the link.
+    return { summary: [...lines, { key: 'setup.finalize.summary.envFile', value: ctx.config.envFile }], answersVariables: exportAnswers(ctx.registry, ctx).variables }
   },
   async submit (_input, ctx) {
     const missing = ctx.registry.steps.filter(s => !s.final && !ctx.data.done.includes(s.id))

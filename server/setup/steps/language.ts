@@ -1,17 +1,19 @@
 // Step 1: the wizard's language (and the installed app's default language).
-import { LANGUAGES, isLanguage } from '../../i18n.ts'
+import { LANGUAGES, type Language } from '../../i18n.ts'
 import { defineStep } from '../step.ts'
 
 export const languageStep = defineStep({
   id: 'language',
   fields: { language: { schema: { type: 'string', maxLength: 16 } } },
   values: ctx => ({ language: ctx.data.answers.language ?? ctx.lang }),
-  async view () { return { languages: LANGUAGES } },
+  // The languages the app offers (its `languages` option), not only Amorce's own.
+  async view (ctx) { return { languages: ctx.definition.languages } },
   async submit (input, ctx) {
-    if (!isLanguage(input.language)) return { errors: { language: { key: 'setup.language.errors.choose' } } }
-    ctx.data.answers.language = input.language
+    if (!ctx.definition.languages.includes(input.language)) return { errors: { language: { key: 'setup.language.errors.choose' } } }
+    const language = input.language as Language
+    ctx.data.answers.language = language
     // The wizard goes on in the language chosen.
-    return { uiLanguage: input.language }
+    return { uiLanguage: language }
   },
   summary: ctx => [{ key: 'setup.finalize.summary.language', value: ctx.t(`common.language.${ctx.data.answers.language ?? ctx.lang}`) }],
   preset: {
@@ -20,6 +22,7 @@ export const languageStep = defineStep({
   },
   unattended: ctx => ({ language: ctx.lang }),
   fromAnswers: language => ({ language: String(language) }),
+  toAnswers: ctx => ctx.data.answers.language,
   answers: { enum: [...LANGUAGES], description: "The wizard's and the installed app's language." },
   answersRequired: true,
   async replay ({ page, answer, t, next, expectNext }) {

@@ -160,6 +160,12 @@ export const restoreStep = defineStep({
       }
     ]
   },
+  // An uploaded backup is gone once restored, and was on the person's machine: its file is a variable to give.
+  toAnswers: (ctx, variable, place) => {
+    const restore = ctx.data.answers.restore
+    if (!restore || restore.mode === 'fresh') return null
+    return restore.mode === 'path' ? { path: place(restore.file) } : { file: variable('BACKUP_FILE') }
+  },
   // A backup is uploaded or verified then confirmed through the page: without the browser, a fresh start only.
   fromAnswers: restore => restore === null || restore === undefined ? { mode: 'fresh' } : undefined,
   async replay ({ page: p, answer: restore, t, next, expectNext, pageError, fail }) {

@@ -1,14 +1,11 @@
-// Backups over HTTP: in normal mode, GET /backup streams a fresh backup to a signed-in administrator; in setup
-// mode, POST /setup/restore/upload streams an uploaded backup to DATA_DIR (raw body, size-capped while it
-// arrives), verifies it, and offers it to the wizard's "Backup restore" step.
+// The wizard's backup upload (setup mode only, loaded with it): POST /setup/restore/upload streams an uploaded
+// backup to DATA_DIR (raw body, size-capped while it arrives), verifies it, and offers it to the wizard's
+// "Backup restore" step.
 import { createWriteStream } from 'node:fs'
 import { mkdir, rename, rm } from 'node:fs/promises'
-import { PassThrough, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { createBackup } from '../backup/create.ts'
 import { backupLimits } from '../backup/format.ts'
-import type { Provider } from '../db/migrate.ts'
-import { referenceSchema } from './schema.ts'
 import { newUploadPath, removeUpload, sweepUploads } from '../backup/uploads.ts'
 import { readJournal } from '../setup/finalize.ts'
 import { verifyForWizard } from '../setup/steps/restore.ts'
@@ -16,7 +13,7 @@ import { verifyForWizard } from '../setup/steps/restore.ts'
 /** As the session cookie (app.ts): an upload untouched for longer belongs to no live session. */
 const SESSION_MAX_AGE_MS = 12 * 3600_000
 
-export interface BackupRoutesOptions {
+export interface RestoreUploadOptions {
   /** the environment the app was built from (BACKUP_MAX_BYTES) */
   env?: NodeJS.ProcessEnv
 }
@@ -51,7 +48,7 @@ function receive (body: Readable, file: string, max: number): Promise<'ok' | 'to
   })
 }
 
-export default async function backupRoutes (app: FastifyInstance, opts: BackupRoutesOptions): Promise<void> {
+export default async function restoreUpload (app: FastifyInstance, opts: RestoreUploadOptions): Promise<void> {
   const env = opts.env ?? process.env
   const base = () => app.amorce.config.basePath
 
@@ -69,32 +66,6 @@ export default async function backupRoutes (app: FastifyInstance, opts: BackupRo
 
   // The upload is the raw body: handed over unread, streamed to disk by the handler.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
-
-  app.get('/backup', async (req, reply) => {
-    const { mode, runtime, config } = app.amorce
-    if (mode !== 'normal' || !runtime) return reply.callNotFound()
-    if (!req.session.userId) return reply.redirect(`${base()}/login`, 303)
-    const user = await runtime.db.adminUser.findUnique({ where: { id: req.session.userId } })
-    if (!user) return reply.redirect(`${base()}/login`, 303)
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-    const body = new PassThrough()
-    // The archive streams out as it is made; a failure midway ends the response early, and the client sees an
-    // incomplete download (which a restore refuses as truncated) rather than a file that looks whole.
-    createBackup(body, { provider: runtime.provider as Provider, url: config.values.databaseUrl!, schema: referenceSchema, tmpDir: config.dataDir })
-      .then(async manifest => {
-        req.log.info({ tables: manifest.tables.length, rows: manifest.tables.reduce((s, t) => s + t.rows, 0) }, 'backup downloaded')
-        await runtime.db.auditLog.create({ data: { event: 'backup.downloaded', actorId: user.id } }).catch(() => {})
-      })
-      .catch((err: unknown) => {
-        req.log.error({ err }, 'backup failed')
-        body.destroy(err as Error)
-      })
-    return reply
-      .type('application/gzip')
-      .header('content-disposition', `attachment; filename="amorce-backup-${stamp}.tar.gz"`)
-      .header('cache-control', 'no-store')
-      .send(body)
-  })
 
   // The install lock first (like every /setup route): once installed this address is a 404, before CSRF checks.
   const setupOnly = async (_req: unknown, reply: import('fastify').FastifyReply) => {

@@ -1,14 +1,24 @@
-// What normal mode runs on: the database client and the cache, opened from the configuration, with
-// pending migrations applied under the migration lock before the app serves (a newer release).
+// What normal mode runs on: the host's database client and the cache, opened from the configuration, with
+// the host's pending migrations applied under the migration lock before the app serves (a newer release).
 import type { FastifyBaseLogger } from 'fastify'
-import type { AppConfig } from '../config/config.ts'
-import { openCache, type Cache } from '../cache/index.ts'
-import { migrate, MigrationError } from '../db/migrate.ts'
-import { classifyError, type ProbeCause } from '../db/probe.ts'
-import { createPrismaClient, referenceSchema, type Db } from './schema.ts'
+import type { AppConfig, DatabaseProvider } from './config/config.ts'
+import { openCache, type Cache } from './cache/index.ts'
+import { migrate, MigrationError } from './db/migrate.ts'
+import { createClient as engineClient } from './db/client.ts'
+import { classifyError, type ProbeCause } from './db/probe.ts'
+import type { AmorceDb, AppSchema } from './definition.ts'
+import type { AmorceTypes } from './index.ts'
+
+/** The host's Prisma client: the type it names (`interface AmorceTypes { db: PrismaClient }`), else Amorce's view of it. */
+export type HostDb = AmorceTypes extends { db: infer D } ? D : AmorceDb & Record<string, any>
+
+/** The host's generated client for a provider, through the engine's driver adapter (server/db/engines/*). */
+export async function createClient (schema: Pick<AppSchema, 'client'>, provider: DatabaseProvider, url: string): Promise<HostDb> {
+  return engineClient<HostDb>(schema, provider, url)
+}
 
 export interface Runtime {
-  db: Db
+  db: HostDb
   cache: Cache
   provider: NonNullable<AppConfig['values']['databaseProvider']>
   close(): Promise<void>
@@ -48,7 +58,7 @@ export async function databaseDown (runtime: Runtime, timeoutMs = 2000): Promise
   }
 }
 
-export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): Promise<Runtime> {
+export async function openRuntime (config: AppConfig, log: FastifyBaseLogger, schema: AppSchema): Promise<Runtime> {
   const { databaseProvider: provider, databaseUrl: url, cacheBackend } = config.values
   if (!provider || !url) throw new RuntimeError('config', 'DATABASE_PROVIDER and DATABASE_URL are required once installed')
 
@@ -56,7 +66,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     const { applied } = await migrate({
       provider,
       url,
-      migrationsDir: referenceSchema.migrationsDir(provider),
+      migrationsDir: schema.migrationsDir(provider),
       onProgress: p => log.info({ migration: p.name, index: p.index + 1, total: p.total }, p.status === 'applied' ? 'migration applied' : 'applying migration')
     })
     if (applied.length > 0) log.info({ count: applied.length }, 'pending migrations applied')
@@ -68,7 +78,7 @@ export async function openRuntime (config: AppConfig, log: FastifyBaseLogger): P
     throw new RuntimeError('migrations', (err as Error).message, { cause: err })
   }
 
-  const db = await createPrismaClient(provider, url)
+  const db = await createClient(schema, provider, url)
   try {
     await db.$queryRawUnsafe('SELECT 1')
   } catch (err) {

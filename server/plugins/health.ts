@@ -1,5 +1,5 @@
-// GET /health for platform checks: 200 {"status":"setup"} while the wizard runs (keeps the
-// instance alive), 200 ok / 503 naming the failing part once installed.
+// GET /health for platform checks, for every app Amorce serves: 200 {"status":"setup"} while the wizard
+// runs (keeps the instance alive), 200 ok / 503 naming the failing part once installed.
 import type { FastifyInstance } from 'fastify'
 
 const TIMEOUT_MS = 2000
