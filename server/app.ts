@@ -243,18 +243,15 @@ async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise
 }
 
 /**
- * The host's routes answer only in normal mode. Before the install a page visit goes to the wizard and any
- * other request is refused (503: nothing is there yet); installed but unavailable, a localized 503, never
- * the wizard again.
+ * The host's routes answer only in normal mode. Before the install every request goes to the wizard (303, as
+ * the reference app always did: a form posted to a page that is not there yet lands on the wizard); installed
+ * but unavailable, a localized 503, never the wizard again.
  */
 async function notInstalled (state: AppState, req: FastifyRequest, reply: FastifyReply) {
   const base = state.config.basePath
   if (state.mode === 'setup') {
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      const q = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
-      return reply.redirect(`${base}/setup${q}`, 303)
-    }
-    return reply.header('retry-after', '5').page('unavailable', { part: 'setup' }, 503)
+    const q = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
+    return reply.redirect(`${base}/setup${q}`, 303)
   }
   if (state.mode === 'unavailable') return reply.header('retry-after', '5').page('unavailable', { part: state.unavailable?.part ?? 'db', cause: state.unavailable?.cause }, 503)
 }

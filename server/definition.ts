@@ -29,8 +29,11 @@ export interface AmorceDb {
   $disconnect(): Promise<void>
 }
 
-/** A generated Prisma client's constructor (`new PrismaClient({ adapter })`). */
-export type PrismaClientClass = new (options: { adapter: unknown }) => unknown
+/**
+ * A generated Prisma client's constructor (`new PrismaClient({ adapter })`). Its options are typed loosely: each
+ * generated client names its own adapter type, which no single parameter type accepts.
+ */
+export type PrismaClientClass = new (options: { adapter: any }) => unknown
 
 /** The host's Prisma side: one generated client and one migrations folder per provider. */
 export interface AppSchema {

@@ -7,10 +7,10 @@ const toRecord = (u: { id: number, username: string, email: string, passwordHash
   ({ id: u.id, username: u.username, email: u.email, passwordHash: u.passwordHash })
 
 export const notesAdminStore: AdminStore<PrismaClient> = {
+  // An upsert by username, as Amorce asks: a resumed install writes the same administrator again.
   async create (db, admin) {
-    return toRecord(await db.user.create({
-      data: { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale: admin.locale, role: 'ADMIN' }
-    }))
+    const data = { email: admin.email, passwordHash: admin.passwordHash, locale: admin.locale, role: 'ADMIN' as const }
+    return toRecord(await db.user.upsert({ where: { username: admin.username }, create: { username: admin.username, ...data }, update: data }))
   },
   async find (db, login) {
     const user = await db.user.findFirst({ where: { role: 'ADMIN', OR: [{ username: login }, { email: login }] } })

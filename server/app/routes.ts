@@ -1,10 +1,16 @@
 // The reference app's normal mode: admin login/logout, the dashboard, the instance name, the backup download
 // and the root redirect. Amorce serves them once installed only (before: the wizard; unavailable: a 503).
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
 import { formInput, hashPassword, verifyPassword } from '../index.ts'
 import backupRoutes from './backup.ts'
 import { createSettings } from './settings.ts'
+
+/** Where the install keeps its answers file (server/setup/steps/finalize.ts INSTALL_ANSWERS_FILE, issue 16). */
+const INSTALL_ANSWERS_FILE = 'install-answers.json'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
@@ -83,6 +89,7 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
     const migrations = await app.amorce.migrationStatus()
     return reply.page('app/dashboard', {
       instanceName: await createSettings({ db, cache }).get('instanceName'),
+      answersAvailable: existsSync(path.join(config.dataDir, INSTALL_ANSWERS_FILE)),
       user: { username: user.username, email: user.email, lastLoginAt: user.lastLoginAt?.toISOString() ?? '' },
       install: {
         provider: config.values.databaseProvider,
@@ -93,6 +100,14 @@ export default async function appRoutes (app: FastifyInstance): Promise<void> {
         installedAt: config.values.installedAt ?? ''
       }
     })
+  })
+
+  // The answers file of this install (placeholders for every secret), as the summary page offered it (issue 16).
+  app.get('/dashboard/answers.json', { preHandler: requireAdmin }, async (_req, reply) => {
+    const text = await readFile(path.join(app.amorce.config.dataDir, INSTALL_ANSWERS_FILE), 'utf8').catch(() => null)
+    if (text === null) return reply.callNotFound()
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store')
+      .header('content-disposition', 'attachment; filename="answers.json"').send(text)
   })
 
   app.post('/settings/instance-name', { preHandler: requireAdmin }, async (req, reply) => {

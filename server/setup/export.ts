@@ -27,7 +27,8 @@ function variableName (stepId: string, field: string): string {
   return `${stepId}_${field}`.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()
 }
 
-export function exportAnswers (registry: Registry, ctx: StepContext, cwd = process.cwd()): ExportedAnswers {
+/** `steps`: the registry's, in its order (a registry or the definition's list: only the steps are read). */
+export function exportAnswers (registry: Pick<Registry, 'steps'>, ctx: StepContext, cwd = process.cwd()): ExportedAnswers {
   const variables: string[] = []
   const variable = (name: string) => { if (!variables.includes(name)) variables.push(name); return `\${${name}}` }
   const place = (file: string) => placePath(file, ctx.config.dataDir, cwd)
@@ -39,7 +40,7 @@ export function exportAnswers (registry: Registry, ctx: StepContext, cwd = proce
     else if (step.fields && Object.keys(step.fields).length > 0) {
       // A host step: its form's values for the accepted answer, each secret field a placeholder.
       const values = step.values(ctx)
-      section = Object.fromEntries(Object.keys(step.fields).flatMap(name => registry.isSecret(step, name)
+      section = Object.fromEntries(Object.keys(step.fields).flatMap(name => step.fields?.[name]?.secret === true
         ? [[name, variable(variableName(step.id, name))]]
         : values[name] === undefined ? [] : [[name, values[name]]]))
     }

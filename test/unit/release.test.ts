@@ -87,7 +87,8 @@ const site = defineStep({ id: 'site', values: () => ({ name: '' }), submit: asyn
 export const options: AmorceOptions = {
   name: 'Notes',
   root: '/srv/notes',
-  schema: { client: async () => class { constructor (_options: { adapter: unknown }) {} } },
+  // As a generated client: its constructor names its own adapter type.
+  schema: { client: async () => class PrismaClient { constructor (_options: { adapter: { provider: 'sqlite', connect(): Promise<void> } }) {} } },
   admin,
   steps: [...defaultSteps, site],
   async app (fastify) {

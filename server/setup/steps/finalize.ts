@@ -6,14 +6,35 @@ import { readEnvFile } from '../../config/envfile.ts'
 import { defineStep, type ActionOutcome, type StageContext } from '../step.ts'
 import { withoutEnvironmentKeys } from '../preset.ts'
 import { exportAnswers } from '../export.ts'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { translator } from '../../i18n.ts'
 
 /** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
 export const INSTALL_LOCK_SETTING = 'install:completedAt'
+/** The answers file of this install (no secret: placeholders), in the data directory, offered on the dashboard afterwards (issue 16). */
+export const INSTALL_ANSWERS_FILE = 'install-answers.json'
 
 /** The `.env` entries for these values: keys the administrator added are kept, keys the real environment sets stay out. */
 async function envEntries (ctx: StageContext, extra: { installedAt?: string } = {}): Promise<Record<string, string>> {
   const existing = await readEnvFile(ctx.config.envFile).catch(() => null) ?? {}
   return withoutEnvironmentKeys(envFileEntries({ ...ctx.values, ...extra }, existing), ctx.config)
+}
+
+/**
+ * This install's answers file, kept for the dashboard's "Download these answers" (a Setting value is too
+ * short on MySQL). Never fails the install: the file is a convenience.
+ */
+async function keepAnswers (ctx: StageContext): Promise<void> {
+  try {
+    // (The registry is imported here, not at the top: it imports this module.)
+    const registry = (await import('../registry.ts')).createRegistry(ctx.definition.steps)
+    const lang = ctx.answers.language ?? 'en'
+    const { answers } = exportAnswers(registry, { config: ctx.config, data: ctx.data, lang, t: translator(lang), definition: ctx.definition, registry, installing: true })
+    await writeFile(path.join(ctx.config.dataDir, INSTALL_ANSWERS_FILE), JSON.stringify(answers, null, 2) + '\n', { mode: 0o600 })
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'the answers file of this install could not be kept')
+  }
 }
 
 export const finalizeStep = defineStep({
@@ -58,6 +79,7 @@ export const finalizeStep = defineStep({
       // that does not survive a deploy (and the .env on it) cannot reopen the wizard (see app.ts).
       const db = await ctx.db()
       await db.setting.upsert({ where: { key: INSTALL_LOCK_SETTING }, create: { key: INSTALL_LOCK_SETTING, value: installedAt }, update: { value: installedAt } })
+      await keepAnswers(ctx)
       await ctx.writeEnv(await envEntries(ctx, { installedAt }))
       return { key: 'setup.finalize.stages.locked' }
     }

@@ -94,6 +94,18 @@ test('SQLite: the summary offers the answers; the file is valid, secret-free, re
   // This server installs by clicking; a fresh one from the file: the same .env but for secrets and paths.
   assert.match((await client.post('/setup/finalize', { _action: 'install' })).body, /install-done/)
   const first = dotenv.parse(await readFile(path.join(dir, '.env'), 'utf8'))
+  // After install, the dashboard offers the admin the same file.
+  const admin = new Client(app)
+  assert.equal((await admin.post('/login', { login: 'chef', password: STRONG_PASSWORD })).headers.location, '/dashboard')
+  const dashboard = await admin.get('/dashboard')
+  assert.match(text(dashboard), /<h2 id="answers-h">Les réponses de cette installation<\/h2>/)
+  assert.match(dashboard.body, /href="\/dashboard\/answers\.json" download/)
+  const again = await admin.get('/dashboard/answers.json')
+  assert.equal(again.statusCode, 200)
+  assert.match(String(again.headers['content-disposition']), /attachment; filename="answers\.json"/)
+  assert.deepEqual(JSON.parse(again.body), JSON.parse(exported))
+  assert.equal((await new Client(app).get('/dashboard/answers.json')).statusCode, 303, 'signed-in admins only')
+
   const second = await installFromAnswers(t, exported, { ADMIN_PASSWORD: STRONG_PASSWORD })
   const comparable = (env: Record<string, string>, home: string) => Object.fromEntries(Object.entries(env)
     .filter(([k]) => !['SESSION_SECRET', 'APP_INSTALLED_AT'].includes(k)).map(([k, v]) => [k, v.replaceAll(home, '<dir>')]))

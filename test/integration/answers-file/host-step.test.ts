@@ -8,7 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
 import { buildApp, referenceDefinition } from '../../../server/app.ts'
-import { defaultSteps, defineStep } from '../../../server/setup/registry.ts'
+import { defaultSteps, defineStep, type ActionOutcome } from '../../../server/setup/registry.ts'
 import { runUnattended } from '../../../server/setup/unattended.ts'
 import { secretForms } from '../../../server/setup/export.ts'
 import { SITE_SETTING, siteStep } from '../../fixtures/host-step/site.ts'
@@ -22,7 +22,7 @@ const deployStep = defineStep({
   id: 'deploy',
   fields: { region: { schema: { type: 'string', maxLength: 16 } }, apiKey: { schema: { type: 'string', maxLength: 200 }, secret: true } },
   values: ctx => ({ region: (ctx.data.answers.deploy as { region: string } | undefined)?.region ?? 'eu' }),
-  async submit (input, ctx) {
+  async submit (input, ctx): Promise<ActionOutcome> {
     if (!['eu', 'us'].includes(input.region ?? '')) return { errors: { region: { key: 'setup.site.errors.nameRequired' } } }
     if ((input.apiKey ?? '') !== API_KEY) return { errors: { apiKey: { key: 'setup.site.errors.nameRequired' } } }
     ctx.data.answers.deploy = { region: input.region, apiKey: input.apiKey }
