@@ -11,7 +11,6 @@ import path from 'node:path'
 import pg from 'pg'
 import mariadb from 'mariadb'
 import { createBackup } from '../server/backup/create.ts'
-import { openEngine } from '../server/backup/engines.ts'
 import { backupLimits } from '../server/backup/format.ts'
 import { restoreBackup } from '../server/backup/restore.ts'
 import { verifyBackupFile } from '../server/backup/verify.ts'
@@ -21,8 +20,11 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { appSchema } from '../server/backup/schema.ts'
 import { migrate, type Provider } from '../server/db/migrate.ts'
+import { referenceSchema } from '../server/app/schema.ts'
+import { engineOf } from '../server/db/engines/index.ts'
+import { adminStore } from '../server/app/admin-store.ts'
 
-const APP_TABLES = await appSchema()
+const APP_TABLES = await appSchema(referenceSchema)
 /** A real argon2id PHC string: the verification refuses a password hash the app cannot check. */
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$9Tsn6VHKS1Td2SxLcyibNQ$2nn6sm+I4LKYNDkSRBXSNGIhJHwO07EEwrWEAefS77A'
 
@@ -43,13 +45,14 @@ if (process.argv[2] === '--child') {
   // is what compares with the engine's bulk load of the same rows into tables that already exist.
   let loadStart = 0n
   let loadEnd = 0n
-  if (what === 'backup') await createBackup(createWriteStream(file), { provider, url, tmpDir: path.dirname(file) })
+  if (what === 'backup') await createBackup(createWriteStream(file), { schema: referenceSchema, provider, url, tmpDir: path.dirname(file) })
   else if (what === 'verify') {
-    const report = await verifyBackupFile(file, { provider })
+    const report = await verifyBackupFile(file, { schema: referenceSchema, admin: adminStore, provider })
     console.log(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, loadSeconds: 0, peakMb: peakRssMb(), codes: report.problems.map(p => p.code) }))
     process.exit(0)
   } else {
     await restoreBackup({
+      schema: referenceSchema, admin: adminStore,
       file, provider, url, limits: backupLimits({}),
       onProgress: () => { loadEnd = process.hrtime.bigint(); if (loadStart === 0n) loadStart = loadEnd }
     })
@@ -82,8 +85,8 @@ async function database (provider: Provider, tag: string): Promise<string> {
 
 /** N AuditLog rows (and one admin they point to), inserted through the adapter in big batches. */
 async function seed (provider: Provider, url: string): Promise<void> {
-  await migrate({ provider, url })
-  const engine = await openEngine(provider, url)
+  await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url })
+  const engine = await engineOf(provider).backup.open(url)
   const [admin, , audit] = [APP_TABLES.find(t => t.name === 'AdminUser')!, null, APP_TABLES.find(t => t.name === 'AuditLog')!]
   await engine.beginWrite()
   const now = Date.parse('2026-01-01T00:00:00.000Z')
@@ -115,7 +118,7 @@ async function bulkReference (provider: Provider, url: string): Promise<number |
     if (!out.write(`${id},${new Date(now + id).toISOString().replace('T', ' ').replace('Z', '')},auth.login,${detail},${id % 2 === 0 ? 1 : '\\N'}\n`)) await new Promise<void>(resolve => out.once('drain', () => resolve()))
   }
   await new Promise<void>(resolve => out.end(() => resolve()))
-  await migrate({ provider, url })
+  await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url })
   const started = process.hrtime.bigint()
   if (provider === 'postgresql') {
     execFileSync('psql', [url, '-q', '-c', `INSERT INTO "AdminUser" (id, username, email, "passwordHash", "updatedAt") VALUES (1, 'admin', 'a@example.com', 'h', now())`, '-c', `\\copy "AuditLog" (id, at, event, detail, "actorId") FROM '${csv}' WITH (FORMAT csv, NULL '\\N')`])
@@ -134,9 +137,9 @@ async function bulkReference (provider: Provider, url: string): Promise<number |
  */
 async function hostile (name: 'bomb' | 'line', size: number, fill: Buffer): Promise<string> {
   const url = await database('sqlite', `stress_${name}`)
-  await migrate({ provider: 'sqlite', url })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const valid = path.join(work, `${name}-valid.tar.gz`)
-  await createBackup(createWriteStream(valid), { provider: 'sqlite', url, tmpDir: work })
+  await createBackup(createWriteStream(valid), { schema: referenceSchema, provider: 'sqlite', url, tmpDir: work })
   const { gunzipSync } = await import('node:zlib')
   const tar = gunzipSync(readFileSync(valid))
   const manifestSize = parseInt(tar.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim(), 8)

@@ -272,10 +272,9 @@ function appState (config: AppConfig, definition: AppState['definition'], i18n: 
     get cache () { return runtime().cache },
     async backup (out: Writable) {
       const { provider } = runtime()
-      const [{ createBackup }, { appSchema }] = await Promise.all([import('./backup/create.ts'), import('./backup/schema.ts')])
-      // The app's own tables, as its (engine-neutral) SQLite migrations describe them.
-      const tables = await appSchema(undefined, { migrationsDir: definition.schema.migrationsDir('sqlite') })
-      const manifest = await createBackup(out, { provider: provider as Provider, url: state.config.values.databaseUrl!, tmpDir: state.config.dataDir, migrationsDir: definition.schema.migrationsDir(provider), tables })
+      const { createBackup } = await import('./backup/create.ts')
+      // The app's own tables, as its (engine-neutral) SQLite migrations describe them, at its level for the engine.
+      const manifest = await createBackup(out, { provider: provider as Provider, url: state.config.values.databaseUrl!, tmpDir: state.config.dataDir, schema: definition.schema })
       return { tables: manifest.tables.length, rows: manifest.tables.reduce((s, t) => s + t.rows, 0) }
     },
     async migrationStatus () {

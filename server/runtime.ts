@@ -4,39 +4,17 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AppConfig, DatabaseProvider } from './config/config.ts'
 import { openCache, type Cache } from './cache/index.ts'
 import { migrate, MigrationError } from './db/migrate.ts'
-import { classifyMysqlError, classifyPgError, type ProbeCause } from './db/probe.ts'
-import { mariadbConfig, parseDatabaseUrl, pgConfig } from './db/url.ts'
+import { createClient as engineClient } from './db/client.ts'
+import { classifyError, type ProbeCause } from './db/probe.ts'
 import type { AmorceDb, AppSchema } from './definition.ts'
 import type { AmorceTypes } from './index.ts'
 
 /** The host's Prisma client: the type it names (`interface AmorceTypes { db: PrismaClient }`), else Amorce's view of it. */
 export type HostDb = AmorceTypes extends { db: infer D } ? D : AmorceDb & Record<string, any>
 
-/**
- * The host's generated client for a provider, through its driver adapter. (The engine modules of
- * server/db/engines/ take this over; the adapter options are those of server/db/client.ts.)
- */
+/** The host's generated client for a provider, through the engine's driver adapter (server/db/engines/*). */
 export async function createClient (schema: Pick<AppSchema, 'client'>, provider: DatabaseProvider, url: string): Promise<HostDb> {
-  const PrismaClient = await schema.client(provider)
-  switch (provider) {
-    case 'sqlite': {
-      const { PrismaLibSql } = await import('@prisma/adapter-libsql')
-      return new PrismaClient({ adapter: new PrismaLibSql({ url }) }) as HostDb
-    }
-    case 'postgresql': {
-      const { PrismaPg } = await import('@prisma/adapter-pg')
-      // The URL is translated by url.ts, not handed to pg: pg reads `sslmode=require` as verify-full.
-      const connection = parseDatabaseUrl(url)
-      return new PrismaClient({ adapter: new PrismaPg(pgConfig(connection), connection.schema ? { schema: connection.schema } : undefined) }) as HostDb
-    }
-    case 'mysql': {
-      const { PrismaMariaDb } = await import('@prisma/adapter-mariadb')
-      const connection = parseDatabaseUrl(url)
-      return new PrismaClient({ adapter: new PrismaMariaDb({ ...mariadbConfig(connection), connectionLimit: 10 }, { database: connection.database }) }) as HostDb
-    }
-    default:
-      throw new Error(`database provider not supported by this version: ${String(provider)}`)
-  }
+  return engineClient<HostDb>(schema, provider, url)
 }
 
 export interface Runtime {
@@ -58,8 +36,7 @@ export class RuntimeError extends Error {
 
 /** The connection cause of a driver error (server engines; SQLite has no connection to lose). */
 export function connectionCause (provider: Runtime['provider'], err: unknown): ProbeCause {
-  if (provider === 'sqlite') return 'unknown'
-  return provider === 'postgresql' ? classifyPgError(err) : classifyMysqlError(err)
+  return classifyError(provider, err)
 }
 
 /**

@@ -10,12 +10,13 @@ import { once } from 'node:events'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
-import { listLocalMigrations, type Provider } from '../db/migrate.ts'
+import { engineOf, type DatabaseProvider as Provider } from '../db/engines/index.ts'
+import { listLocalMigrations } from '../db/migrations.ts'
 import { encodeRow } from './codec.ts'
-import { openEngine } from './engines.ts'
 import { BackupError } from './errors.ts'
 import { APP_VERSION, dataFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME, type Manifest, type ManifestTable } from './format.ts'
 import { appSchema, type TableSpec } from './schema.ts'
+import type { BackupSchema } from './verify.ts'
 import { END_OF_ARCHIVE, fileHeader, padding } from './tar.ts'
 
 export interface BackupProgress { table: string, rowsDone: number, rowsTotal: number }
@@ -25,9 +26,10 @@ export interface CreateBackupOptions {
   url: string
   /** where the temporary table files go (default: the OS temporary directory) */
   tmpDir?: string
-  /** the tables to dump (default: this app's models) */
+  /** the app's schema: its migrations (the level the database must be at, and the tables) */
+  schema: BackupSchema
+  /** the tables to dump (default: the app's, from its SQLite migrations) */
   tables?: TableSpec[]
-  migrationsDir?: string
   batchSize?: number
   onProgress?: (progress: BackupProgress) => void
   /**
@@ -39,7 +41,7 @@ export interface CreateBackupOptions {
 
 /** Writes a complete backup to `out` (a file stream, an HTTP response…) and returns its manifest. */
 export async function createBackup (out: Writable, options: CreateBackupOptions): Promise<Manifest> {
-  const tables = options.tables ?? await appSchema()
+  const tables = options.tables ?? await appSchema(options.schema)
   const work = await mkdtemp(path.join(options.tmpDir ?? tmpdir(), 'amorce-backup-'))
   try {
     const manifest = await dumpTables(work, tables, options)
@@ -51,11 +53,11 @@ export async function createBackup (out: Writable, options: CreateBackupOptions)
 }
 
 async function dumpTables (work: string, tables: TableSpec[], options: CreateBackupOptions): Promise<Manifest> {
-  const engine = await openEngine(options.provider, options.url)
+  const engine = await engineOf(options.provider).backup.open(options.url)
   try {
     await engine.beginSnapshot()
     const migration = await engine.lastMigration()
-    const local = await listLocalMigrations(options.provider, { migrationsDir: options.migrationsDir })
+    const local = await listLocalMigrations(options.provider, { migrationsDir: options.schema.migrationsDir(options.provider) })
     const latest = local.at(-1)?.name ?? null
     // The columns written come from this app's models, which match the database only at this app's level.
     const known = options.olderLevel === true && migration !== null && local.some(m => m.name === migration)

@@ -1,7 +1,9 @@
 // The install's side of a restore (called from server/setup/finalize.ts): which migration level to stop the
 // first migration at, then the load itself with progress events and the remaining migrations.
-import { createPrismaClient } from '../db/client.ts'
-import { migrate, type Provider } from '../db/migrate.ts'
+import type { AdminStore, AmorceDb, AppSchema } from '../definition.ts'
+import { createClient } from '../db/client.ts'
+import type { DatabaseProvider as Provider } from '../db/engines/index.ts'
+import { migrate } from '../db/migrate.ts'
 import { BackupError } from './errors.ts'
 import { backupLimits } from './format.ts'
 import { completedBefore, loadBackup, readManifest, restoreMarker } from './restore.ts'
@@ -10,6 +12,9 @@ import { summarize } from './verify.ts'
 import type { WizardData } from '../setup/wizard.ts'
 
 interface Message { key: string, params?: Record<string, unknown> }
+
+/** What the install's restore needs of the app: its schema, and where it keeps its administrators. */
+export interface InstallApp { schema: AppSchema, admin: Pick<AdminStore, 'list' | 'table'> }
 
 /** The backup the install restores, when the person confirmed one. */
 export function chosenBackup (data: WizardData): { file: string, migration: string, sha256?: string } | undefined {
@@ -33,7 +38,7 @@ const SOURCE_ONLY_SETTINGS = ['wizard:admin', 'install:completedAt']
  * Loads the chosen backup (one transaction) and applies the migrations after its level. `progress` receives
  * at most about a hundred events. Returns the stage's closing message.
  */
-export async function restoreStage (data: WizardData, progress: (message: Message) => void, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
+export async function restoreStage (data: WizardData, progress: (message: Message) => void, app: InstallApp, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
   const backup = chosenBackup(data)
   if (!backup || !data.answers.database) return { key: 'setup.finalize.stages.restoreSkipped' }
   const provider = data.answers.database.provider as Provider
@@ -41,7 +46,7 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
   const limits = backupLimits(env)
   // A resumed install whose earlier run committed the rows but died before the journal said so: the marker row,
   // committed with them, says this very backup is already loaded.
-  const { manifest } = await readManifest({ file: backup.file, provider, limits })
+  const { manifest } = await readManifest({ file: backup.file, provider, limits, schema: app.schema })
   const marker = restoreMarker(manifest)
   const done = await completedBefore({ provider, url }, manifest, marker)
   let lastPercent = -1
@@ -50,6 +55,8 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
     provider,
     url,
     limits,
+    schema: app.schema,
+    admin: app.admin,
     marker,
     // The very file that was verified and confirmed: a replaced file is refused before anything commits.
     expectSha256: backup.sha256,
@@ -63,7 +70,7 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
   if (summary.migration !== backup.migration) {
     throw new BackupError('unknownMigration', 'the backup changed since it was verified', { migration: summary.migration })
   }
-  const db = await createPrismaClient(provider, url)
+  const db = await createClient<AmorceDb>(app.schema, provider, url)
   try {
     await db.setting.deleteMany({ where: { key: { in: SOURCE_ONLY_SETTINGS } } })
   } finally {
@@ -72,18 +79,20 @@ export async function restoreStage (data: WizardData, progress: (message: Messag
   const rest = await migrate({
     provider,
     url,
+    migrationsDir: app.schema.migrationsDir(provider),
     onProgress: p => { if (p.status === 'applied') progress({ key: 'backup.progress.migration', params: { name: p.name, index: p.index + 1, total: p.total } }) }
   })
   return { key: 'backup.stages.restored', params: { count: summary.totalRows, rows: summary.totalRows, tables: summary.tables.length, migrations: rest.applied.length } }
 }
 
 /** With the restored accounts kept, the admin stage only records the install. */
-export async function recordInstallWithRestoredAdmins (data: WizardData, detail: Record<string, string>): Promise<Message> {
+export async function recordInstallWithRestoredAdmins (data: WizardData, detail: Record<string, string>, app: InstallApp): Promise<Message> {
   const database = data.answers.database!
-  const db = await createPrismaClient(database.provider, database.url)
+  const db = await createClient<AmorceDb>(app.schema, database.provider, database.url)
   try {
-    const count = await db.adminUser.count()
-    if (count === 0) throw new BackupError('unknownTable', 'the restored backup holds no administrator', { name: 'AdminUser' })
+    // The administrators live where the app's admin store says (its own users table), never assumed here.
+    const count = (await app.admin.list(db)).length
+    if (count === 0) throw new BackupError('unknownTable', 'the restored backup holds no administrator', { name: app.admin.table?.name ?? '-' })
     await db.auditLog.create({ data: { event: 'install.completed', detail: JSON.stringify({ ...detail, restored: true }) } })
     return { key: 'backup.stages.adminsKept', params: { count } }
   } finally {

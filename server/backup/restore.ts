@@ -6,8 +6,9 @@
 // database migrated to the backup's level and empty, ready for another attempt.
 import { createHash } from 'node:crypto'
 import path from 'node:path'
-import { migrate, type MigrationProgress, type Provider } from '../db/migrate.ts'
-import { openEngine, type EngineConnection } from './engines.ts'
+import { engineOf, type DatabaseProvider as Provider } from '../db/engines/index.ts'
+import { migrate, type MigrationProgress } from '../db/migrate.ts'
+import type { BackupConnection } from './connection.ts'
 import { BackupError } from './errors.ts'
 import type { BackupLimits, Manifest } from './format.ts'
 import { openArchive, scanBackup, summarize, type ScanOptions } from './verify.ts'
@@ -21,9 +22,12 @@ export interface RestoreOptions {
   provider: Provider
   url: string
   limits: BackupLimits
-  migrationsDir?: string
-  /** the tables expected at a level (default: this app's; see ScanOptions.schema) */
-  schema?: ScanOptions['schema']
+  /** the app's schema: its migrations for this engine and for SQLite (the tables), its value formats */
+  schema: ScanOptions['schema']
+  /** where the app keeps its administrators (the accounts the summary lists) */
+  admin?: ScanOptions['admin']
+  /** the tables expected at a level (default: the app's; see ScanOptions.tables) */
+  tables?: ScanOptions['tables']
   batchSize?: number
   onProgress?: (progress: RestoreProgress) => void
   onMigration?: (progress: MigrationProgress) => void
@@ -49,7 +53,7 @@ export const RESTORE_MARKER_KEY = 'backup:restored'
  * resumed install skips the load. Sequences are reset again, as MySQL resets them after its commit.
  */
 export async function completedBefore (options: Pick<RestoreOptions, 'provider' | 'url'>, manifest: Manifest, marker: { key: string, value: string }): Promise<boolean> {
-  const engine = await openEngine(options.provider, options.url)
+  const engine = await engineOf(options.provider).backup.open(options.url)
   try {
     if (await engine.settingValue(marker.key) !== marker.value) return false
     for (const table of manifest.tables) await engine.continueSequences(table.name, table.columns)
@@ -62,14 +66,15 @@ export async function completedBefore (options: Pick<RestoreOptions, 'provider' 
 /** The three steps in order: migrate up to the backup's level, load, migrate the rest. */
 export async function restoreBackup (options: RestoreOptions): Promise<BackupSummary> {
   const { manifest } = await readManifest(options)
-  await migrate({ provider: options.provider, url: options.url, migrationsDir: options.migrationsDir, upTo: manifest.migration, onProgress: options.onMigration })
+  const migrationsDir = options.schema.migrationsDir(options.provider)
+  await migrate({ provider: options.provider, url: options.url, migrationsDir, upTo: manifest.migration, onProgress: options.onMigration })
   const summary = await loadBackup(options)
-  await migrate({ provider: options.provider, url: options.url, migrationsDir: options.migrationsDir, onProgress: options.onMigration })
+  await migrate({ provider: options.provider, url: options.url, migrationsDir, onProgress: options.onMigration })
   return summary
 }
 
 /** Only the manifest (checked), without reading the data: what migration level to prepare. */
-export async function readManifest (options: Pick<RestoreOptions, 'file' | 'provider' | 'limits' | 'migrationsDir'>): Promise<{ manifest: Manifest }> {
+export async function readManifest (options: Pick<RestoreOptions, 'file' | 'provider' | 'limits' | 'schema'>): Promise<{ manifest: Manifest }> {
   const { source } = await openArchive(options.file, options.limits)
   let found: Manifest | undefined
   const stop = new Error('manifest read')
@@ -86,7 +91,7 @@ export async function readManifest (options: Pick<RestoreOptions, 'file' | 'prov
 
 /** Loads the rows into a database already migrated to the backup's level, in one transaction. */
 export async function loadBackup (options: RestoreOptions): Promise<BackupSummary> {
-  const engine = await openEngine(options.provider, options.url)
+  const engine = await engineOf(options.provider).backup.open(options.url)
   const marker = options.marker
   let writing = false
   // One batch is inserted while the next one is read and checked: the database and the decoding overlap, and
@@ -100,9 +105,10 @@ export async function loadBackup (options: RestoreOptions): Promise<BackupSummar
     const { manifest, admins, accounts } = await scanBackup(source, {
       limits: options.limits,
       provider: options.provider,
-      migrationsDir: options.migrationsDir,
       schema: options.schema,
-      batchSize: options.batchSize ?? (options.provider === 'postgresql' ? 5000 : 1000),
+      admin: options.admin,
+      tables: options.tables,
+      batchSize: options.batchSize ?? engineOf(options.provider).backup.batchSize,
       onManifest: async (manifest, expected) => {
         tables = expected
         await checkTarget(engine, manifest)
@@ -146,7 +152,7 @@ export async function loadBackup (options: RestoreOptions): Promise<BackupSummar
 }
 
 /** Every table of the backup exists at this level with every column, and holds no row yet. */
-async function checkTarget (engine: EngineConnection, manifest: Manifest): Promise<void> {
+async function checkTarget (engine: BackupConnection, manifest: Manifest): Promise<void> {
   for (const table of manifest.tables) {
     const columns = await engine.columnsOf(table.name)
     if (columns === null) throw new BackupError('unknownTable', `the database has no table ${table.name}`, { name: table.name })
@@ -161,7 +167,7 @@ function markerKeyIndex (columns: ColumnSpec[]): number {
 }
 
 /** The marker row, in the Setting table as the backup's level has it (required dates get the current time). */
-async function writeMarker (engine: EngineConnection, manifest: Manifest, marker: { key: string, value: string }): Promise<void> {
+async function writeMarker (engine: BackupConnection, manifest: Manifest, marker: { key: string, value: string }): Promise<void> {
   const setting = manifest.tables.find(t => t.name === 'Setting')
   if (!setting || markerKeyIndex(setting.columns) === -1 || !setting.columns.some(c => c.name === 'value')) {
     throw new BackupError('unknownTable', 'the backup has no Setting table (key, value) to record the restore in', { name: 'Setting' })

@@ -1,9 +1,11 @@
 // The tables a backup must hold, taken from the app itself: its migrations up to a level, applied to a scratch
 // in-memory SQLite and introspected (PRAGMA table_info / index_list / foreign_key_list). The migrations are what
-// Prisma generated from the data model (prisma/models.prisma), so this is Prisma's own schema at that level,
+// Prisma generated from the app's data model, so this is Prisma's own schema at that level,
 // including older levels; a test checks that at the latest level it agrees with the generated client's runtime
-// data model. Everything here takes the migrations as input, so a host app's migrations serve as well.
-import type { LocalMigration, Provider } from '../db/migrate.ts'
+// data model. Everything here takes the app's schema (its migrations) as input: a host app's serve as well. What
+// each engine accepts beyond the Prisma type (ColumnLimit) is the engine's (server/db/engines/*, `backup.limits`).
+import type { AppSchema } from '../definition.ts'
+import type { LocalMigration } from '../db/migrations.ts'
 
 /** The Prisma scalar types a column can have; enums are stored and carried as strings. */
 export const COLUMN_TYPES = ['Int', 'BigInt', 'Float', 'Decimal', 'String', 'Boolean', 'DateTime', 'Json', 'Bytes'] as const
@@ -118,10 +120,10 @@ function same (a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
-/** This app's tables at a migration level, from its SQLite migrations (the engine-neutral description). */
-export async function appSchema (upTo?: string, options: { migrationsDir?: string } = {}): Promise<TableSpec[]> {
-  const { listLocalMigrations } = await import('../db/migrate.ts')
-  return schemaFromMigrations(await listLocalMigrations('sqlite', options), upTo)
+/** The app's tables at a migration level, from its SQLite migrations (the engine-neutral description). */
+export async function appSchema (schema: Pick<AppSchema, 'migrationsDir'>, upTo?: string): Promise<TableSpec[]> {
+  const { listLocalMigrations } = await import('../db/migrations.ts')
+  return schemaFromMigrations(await listLocalMigrations('sqlite', { migrationsDir: schema.migrationsDir('sqlite') }), upTo)
 }
 
 /** Topological order, stable on the schema's own order; a reference cycle keeps the schema order for its members. */
@@ -153,71 +155,8 @@ export interface ColumnLimit {
   finiteFloat?: boolean
   /** MySQL compares unique strings case- and accent-insensitively (utf8mb4_unicode_ci) */
   foldCase?: boolean
-}
-
-/** Prisma's MySQL default for String without @db.*: VARCHAR(191). */
-const MYSQL_DEFAULT_VARCHAR = 191
-/** PostgreSQL's B-tree entries are at most 2704 bytes (a third of a page, minus headers): below, to be safe. */
-const PG_INDEX_BYTES = 2700
-const MYSQL_TEXT_BYTES: Record<string, number> = { TINYTEXT: 255, TEXT: 65_535, MEDIUMTEXT: 16_777_215, LONGTEXT: 4_294_967_295 }
-
-/**
- * The target engine's limits for each `table.column` (key `Table.column`), from its own migrations up to the same
- * level (MySQL: the declared VARCHAR(n) / TEXT of each column) and the engine's fixed rules.
- */
-export function engineLimits (provider: Provider, tables: TableSpec[], targetMigrations: readonly LocalMigration[] = [], upTo?: string): Map<string, ColumnLimit> {
-  const limits = new Map<string, ColumnLimit>()
-  const declared = provider === 'mysql' ? mysqlDeclaredTypes(targetMigrations, upTo) : new Map<string, string>()
-  for (const table of tables) {
-    const indexedColumns = new Set((table.indexed ?? table.uniques ?? [table.key]).flat())
-    for (const column of table.columns) {
-      const limit: ColumnLimit = {}
-      if (provider === 'postgresql') {
-        if (column.type === 'String' || column.type === 'Json') limit.noNul = true
-        if (column.type === 'String' && indexedColumns.has(column.name)) limit.maxBytes = PG_INDEX_BYTES
-        if (column.type === 'DateTime') { limit.minYear = 1; limit.maxYear = 9999 }
-      }
-      if (provider === 'mysql') {
-        if (column.type === 'String') {
-          const type = declared.get(`${table.name}.${column.name}`) ?? `VARCHAR(${MYSQL_DEFAULT_VARCHAR})`
-          const chars = type.match(/^(?:VAR)?CHAR\((\d+)\)/)
-          if (chars) limit.maxChars = Number(chars[1])
-          else if (MYSQL_TEXT_BYTES[type.replace(/\W.*$/, '')]) limit.maxBytes = MYSQL_TEXT_BYTES[type.replace(/\W.*$/, '')]
-          limit.foldCase = true
-        }
-        if (column.type === 'DateTime') { limit.minYear = 1000; limit.maxYear = 9999 }
-        if (column.type === 'Float') limit.finiteFloat = true
-      }
-      if (provider === 'sqlite' && column.type === 'Float') limit.finiteFloat = true // NaN is stored as NULL
-      if (Object.keys(limit).length > 0) limits.set(`${table.name}.${column.name}`, limit)
-    }
-  }
-  return limits
-}
-
-/** `Table.column` → its declared MySQL type (upper case), from CREATE TABLE and ALTER TABLE … ADD/MODIFY. */
-function mysqlDeclaredTypes (migrations: readonly LocalMigration[], upTo?: string): Map<string, string> {
-  const types = new Map<string, string>()
-  for (const migration of migrations) {
-    if (upTo !== undefined && migration.name > upTo) break
-    for (const statement of migration.sql.replace(/^\s*--.*$/gm, '').split(/;\s*$/m)) {
-      const create = statement.match(/CREATE TABLE\s+`(\w+)`\s*\(([\s\S]*)\)/i)
-      if (create) {
-        for (const line of create[2].split('\n')) {
-          const m = line.match(/^\s*`(\w+)`\s+([A-Za-z]+(?:\(\d+(?:,\s*\d+)?\))?)/)
-          if (m) types.set(`${create[1]}.${m[1]}`, m[2].toUpperCase())
-        }
-        continue
-      }
-      const alter = statement.match(/ALTER TABLE\s+`(\w+)`([\s\S]*)/i)
-      if (alter) {
-        for (const m of alter[2].matchAll(/(?:ADD(?:\s+COLUMN)?|MODIFY(?:\s+COLUMN)?|CHANGE(?:\s+COLUMN)?\s+`\w+`)\s+`(\w+)`\s+([A-Za-z]+(?:\(\d+(?:,\s*\d+)?\))?)/gi)) {
-          types.set(`${alter[1]}.${m[1]}`, m[2].toUpperCase())
-        }
-      }
-    }
-  }
-  return types
+  /** the most digits a Decimal holds before and after the point (DECIMAL(65,30): 35 and 30) */
+  decimal?: { integer: number, fraction: number }
 }
 
 export function isIdentifier (name: string): boolean {

@@ -1,11 +1,14 @@
-// `npm run backup:verify -- FILE [--provider sqlite|postgresql|mysql] [--lang en|fr]`: the wizard's verification
-// without the wizard. Reads the whole file, writes nothing, prints every problem (localized) and exits 1 when
-// there is one. Without --provider, the backup is checked for each of the three engines (their limits differ).
-import { PROVIDERS, type Provider } from '../db/migrate.ts'
+// `npm run backup:verify -- FILE [--provider <engine>] [--lang en|fr]`: the wizard's verification without the
+// wizard, for the reference app (its schema: server/app/schema.ts). Reads the whole file, writes nothing, prints
+// every problem (localized) and exits 1 when there is one. Without --provider, the backup is checked for each
+// engine (their limits differ).
+import { referenceSchema } from '../app/schema.ts'
+import { isProvider, PROVIDERS } from '../db/engines/index.ts'
 import { isLanguage, translator, type Language } from '../i18n.ts'
 import { verifyBackupFile } from './verify.ts'
+import { adminStore } from '../app/admin-store.ts'
 
-const USAGE = 'usage: npm run backup:verify -- <file.tar.gz> [--provider sqlite|postgresql|mysql] [--lang en|fr]'
+const USAGE = `usage: npm run backup:verify -- <file.tar.gz> [--provider ${PROVIDERS.join('|')}] [--lang en|fr]`
 
 function option (argv: string[], name: string): string | undefined {
   const index = argv.indexOf(name)
@@ -16,15 +19,15 @@ async function main (argv: string[]): Promise<number> {
   const provider = option(argv, '--provider')
   const lang = option(argv, '--lang') ?? (process.env.LANG ?? '').slice(0, 2)
   const file = argv.find((arg, i) => !arg.startsWith('--') && !['--provider', '--lang'].includes(argv[i - 1]))
-  if (argv.includes('--help') || file === undefined || (provider !== undefined && !(PROVIDERS as readonly string[]).includes(provider))) {
+  if (argv.includes('--help') || file === undefined || (provider !== undefined && !isProvider(provider))) {
     console.error(USAGE)
     return argv.includes('--help') ? 0 : 2
   }
   const t = translator(isLanguage(lang) ? lang as Language : 'en')
-  const providers = provider ? [provider as Provider] : [...PROVIDERS]
+  const providers = provider !== undefined && isProvider(provider) ? [provider] : [...PROVIDERS]
   let failed = false
   for (const target of providers) {
-    const report = await verifyBackupFile(file, { provider: target })
+    const report = await verifyBackupFile(file, { provider: target, schema: referenceSchema, admin: adminStore })
     const engine = t(`setup.restore.engines.${target}`)
     if (report.ok) {
       const s = report.summary!

@@ -11,18 +11,17 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Transform, pipeline, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import { listLocalMigrations, PROVIDERS, type LocalMigration, type Provider } from '../db/migrate.ts'
+import type { AdminStore, AppSchema } from '../definition.ts'
+import { engineOf, isProvider, type DatabaseProvider as Provider } from '../db/engines/index.ts'
+import { listLocalMigrations, type LocalMigration } from '../db/migrations.ts'
 import { decodeRow, RowProblem, type Value } from './codec.ts'
 import { BackupError } from './errors.ts'
 import { backupLimits, dataFileName, FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME, type BackupLimits, type BackupSummary, type Manifest, type ManifestTable } from './format.ts'
-import { appSchema, COLUMN_TYPES, engineLimits, isIdentifier, type ColumnLimit, type ColumnSpec, type TableSpec } from './schema.ts'
+import { appSchema, COLUMN_TYPES, isIdentifier, type ColumnLimit, type ColumnSpec, type TableSpec } from './schema.ts'
 import { readTar } from './tar.ts'
 
-/** A value format the app itself must be able to use (today: the password hashes it verifies). */
-export type ValueFormat = 'argon2id'
-
-/** `Table.column` → the format its non-null values must have: this app's rules. */
-export const APP_VALUE_FORMATS: Readonly<Record<string, ValueFormat>> = { 'AdminUser.passwordHash': 'argon2id' }
+/** A value format the app itself must be able to use (the password hashes it verifies): AppSchema.valueFormats. */
+export type ValueFormat = NonNullable<AppSchema['valueFormats']>[string]
 
 const VALUE_FORMATS: Record<ValueFormat, RegExp> = {
   // The PHC string @node-rs/argon2 writes and verifies: $argon2id$v=19$m=…,t=…,p=…$salt$hash (unpadded base64).
@@ -33,12 +32,12 @@ export interface ScanOptions {
   limits: BackupLimits
   /** the engine the backup will be restored into: its migrations must know the backup's level */
   provider: Provider
-  /** the target engine's migrations (default: this app's, prisma/<provider>/migrations) */
-  migrationsDir?: string
-  /** the tables expected at a migration level (default: this app's, from its SQLite migrations; see schema.ts) */
-  schema?: (migration: string) => Promise<TableSpec[]>
-  /** formats required of some columns' values (default: APP_VALUE_FORMATS) */
-  valueFormats?: Readonly<Record<string, ValueFormat>>
+  /** the app's schema: its migrations for the target engine and for SQLite (the tables), its value formats */
+  schema: BackupSchema
+  /** where the app keeps its administrators: the accounts a restore brings are listed from that table */
+  admin?: Pick<AdminStore, 'table'>
+  /** the tables expected at a migration level (default: the app's, from its SQLite migrations; see schema.ts) */
+  tables?: (migration: string) => Promise<TableSpec[]>
   batchSize?: number
   /** called once the manifest is read and checked against the app's schema, before any data */
   onManifest?: (manifest: Manifest, tables: TableSpec[]) => Promise<void>
@@ -50,6 +49,9 @@ export interface ScanOptions {
    */
   onProblem?: (problem: BackupError) => void
 }
+
+/** What a backup service needs of the app's schema (AppSchema, server/definition.ts). */
+export type BackupSchema = Pick<AppSchema, 'migrationsDir' | 'valueFormats'>
 
 export interface ScanResult { manifest: Manifest, tables: TableSpec[], admins: string[], accounts: RestoredAccount[], problems: number }
 
@@ -137,7 +139,7 @@ export function validateManifest (value: unknown): Manifest {
   }
   if (typeof m.appVersion !== 'string' || m.appVersion.length > 64) throw invalid('appVersion')
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) throw invalid('createdAt')
-  if (!(PROVIDERS as readonly unknown[]).includes(m.sourceProvider)) throw invalid('sourceProvider')
+  if (!isProvider(m.sourceProvider)) throw invalid('sourceProvider')
   if (typeof m.migration !== 'string' || !/^[A-Za-z0-9_-]{1,200}$/.test(m.migration)) throw invalid('migration')
   if (!Array.isArray(m.tables) || m.tables.length > 1000) throw invalid('tables')
   const names = new Set<string>()
@@ -200,7 +202,7 @@ export function checkAgainstSchema (manifest: Manifest, expected: TableSpec[]): 
 }
 
 /** The backup's level must be one of this app's migrations for the target engine. */
-export async function checkMigrationLevel (migration: string, provider: Provider, migrationsDir?: string, local?: LocalMigration[]): Promise<void> {
+export async function checkMigrationLevel (migration: string, provider: Provider, migrationsDir: string, local?: LocalMigration[]): Promise<void> {
   const names = (local ?? await listLocalMigrations(provider, { migrationsDir })).map(m => m.name)
   if (names.includes(migration)) return
   const latest = names.at(-1)
@@ -289,7 +291,7 @@ class RowChecker {
   private readonly references: Array<{ column: string, table: string, indexes: number[], fold: boolean[], parent: KeySet | undefined, self: boolean, pending?: Map<number | string, number> }>
   private readonly hasDecimal: boolean
 
-  constructor (readonly table: TableSpec, readonly provider: Provider, limits: Map<string, ColumnLimit>, formats: Readonly<Record<string, ValueFormat>>, keys: KeyIndex) {
+  constructor (readonly table: TableSpec, limits: Map<string, ColumnLimit>, formats: Readonly<Record<string, ValueFormat>>, keys: KeyIndex) {
     const columns = table.columns
     this.limits = columns.map(c => limits.get(`${table.name}.${c.name}`))
     this.formats = columns.map(c => formats[`${table.name}.${c.name}`] ? VALUE_FORMATS[formats[`${table.name}.${c.name}`]] : undefined)
@@ -339,8 +341,8 @@ class RowChecker {
       } else if (column.type === 'Json' && limit?.noNul && escapes && JSON.stringify(v).includes('\\u0000')) {
         return new BackupError('rowNul', `${file}, line ${lineNo}: NUL in ${column.name}`, at(column.name))
       }
-      if (this.hasDecimal && column.type === 'Decimal' && this.provider !== 'sqlite' && !decimalFits(String(v))) {
-        return new BackupError('rowOutOfRange', `${file}, line ${lineNo}: ${column.name} is over DECIMAL(65,30)`, at(column.name))
+      if (this.hasDecimal && column.type === 'Decimal' && limit?.decimal && !decimalFits(String(v), limit.decimal)) {
+        return new BackupError('rowOutOfRange', `${file}, line ${lineNo}: ${column.name} is over DECIMAL(${limit.decimal.integer + limit.decimal.fraction},${limit.decimal.fraction})`, at(column.name))
       }
     }
     for (const unique of this.uniques) {
@@ -372,12 +374,12 @@ class RowChecker {
   }
 }
 
-/** Prisma's default Decimal on PostgreSQL and MySQL is DECIMAL(65,30). */
-function decimalFits (text: string): boolean {
+/** Whether a decimal's digits fit the engine's DECIMAL (Prisma's default on PostgreSQL and MySQL: DECIMAL(65,30)). */
+function decimalFits (text: string, digits: { integer: number, fraction: number }): boolean {
   const m = text.match(/^-?(\d+)(?:\.(\d+))?$/)
   if (!m) return true // exponent forms: left to the engine
   const integer = m[1].replace(/^0+(?=\d)/, '')
-  return integer.length <= 35 && (m[2]?.length ?? 0) <= 30
+  return integer.length <= digits.integer && (m[2]?.length ?? 0) <= digits.fraction
 }
 
 /** Scans a decompressed archive from start to end; throws a BackupError at the first problem. */
@@ -406,11 +408,12 @@ export async function scanBackup (source: AsyncIterable<Buffer>, options: ScanOp
         throw invalid('JSON')
       }
       manifest = validateManifest(parsed)
-      const local = await listLocalMigrations(options.provider, { migrationsDir: options.migrationsDir })
-      await checkMigrationLevel(manifest.migration, options.provider, options.migrationsDir, local)
-      const expected = await (options.schema ?? (level => appSchema(level)))(manifest.migration)
+      const migrationsDir = options.schema.migrationsDir(options.provider)
+      const local = await listLocalMigrations(options.provider, { migrationsDir })
+      await checkMigrationLevel(manifest.migration, options.provider, migrationsDir, local)
+      const expected = await (options.tables ?? (level => appSchema(options.schema, level)))(manifest.migration)
       tables = checkAgainstSchema(manifest, expected)
-      engine = engineLimits(options.provider, tables, local, manifest.migration)
+      engine = engineOf(options.provider).backup.limits(tables, local, manifest.migration)
       // From here on the app's own description of each table is used, never the manifest's.
       manifest.tables.forEach((t, i) => { t.columns = tables[i].columns })
       await options.onManifest?.(manifest, tables)
@@ -422,7 +425,7 @@ export async function scanBackup (source: AsyncIterable<Buffer>, options: ScanOp
       throw new BackupError('entryOrder', `${header.name} comes where the manifest lists ${manifest.tables[next].file}`, { name: header.name, expected: manifest.tables[next].file })
     }
     next++
-    const checker = new RowChecker(tables[index], options.provider, engine, options.valueFormats ?? APP_VALUE_FORMATS, keys)
+    const checker = new RowChecker(tables[index], engine, options.schema.valueFormats ?? {}, keys)
     await scanTable(manifest.tables[index], checker, body, options, accounts, problems)
   })
   if (manifest === undefined) throw new BackupError('manifestFirst', 'the archive is empty')
@@ -436,8 +439,10 @@ async function scanTable (table: ManifestTable, checker: RowChecker, body: Async
   const { maxLineBytes } = options.limits
   const batchSize = options.batchSize ?? 1000
   const hash = createHash('sha256')
-  const usernameIndex = table.name === 'AdminUser' ? table.columns.findIndex(c => c.name === 'username') : -1
-  const emailIndex = table.name === 'AdminUser' ? table.columns.findIndex(c => c.name === 'email') : -1
+  // The app's administrators, as its admin store describes their table: the admin step names them.
+  const admins = options.admin?.table?.name === table.name ? options.admin.table : undefined
+  const usernameIndex = admins ? table.columns.findIndex(c => c.name === admins.username) : -1
+  const emailIndex = admins ? table.columns.findIndex(c => c.name === admins.email) : -1
   let rows = 0
   let batch: Value[][] = []
   let pending: Buffer[] = []
@@ -548,12 +553,12 @@ export async function verifyBackup (file: string, options: Omit<ScanOptions, 'on
 export interface VerifyFileOptions {
   /** the engine the backup would be restored into: its limits apply */
   provider: Provider
+  schema: BackupSchema
+  admin?: ScanOptions['admin']
   /** default: backupLimits(env) */
   limits?: BackupLimits
   env?: NodeJS.ProcessEnv
-  migrationsDir?: string
-  schema?: ScanOptions['schema']
-  valueFormats?: ScanOptions['valueFormats']
+  tables?: ScanOptions['tables']
   /** stop after this many row problems (default 100) */
   maxProblems?: number
 }
@@ -590,9 +595,9 @@ export async function verifyBackupFile (file: string, options: VerifyFileOptions
     const { manifest, admins, accounts } = await scanBackup(source, {
       limits,
       provider: options.provider,
-      migrationsDir: options.migrationsDir,
       schema: options.schema,
-      valueFormats: options.valueFormats,
+      admin: options.admin,
+      tables: options.tables,
       onProblem: problem => {
         add(problem)
         if (problems.length >= max) throw stop

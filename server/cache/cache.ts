@@ -1,6 +1,8 @@
-// One cache interface for the app (sessions, settings, rate limits); backends live beside it.
+// One cache interface for the app (sessions, settings, rate limits); backends live beside it (backends.ts).
+import type { CacheBackend } from './backends.ts'
+
 export interface Cache {
-  readonly backend: 'memory' | 'filesystem' | 'redis'
+  readonly backend: CacheBackend
   get<T = unknown>(key: string): Promise<T | undefined>
   /** ttlMs: time to live in milliseconds; undefined = no expiry */
   set(key: string, value: unknown, ttlMs?: number): Promise<void>

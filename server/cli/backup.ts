@@ -11,12 +11,14 @@ import { BackupError } from '../backup/errors.ts'
 import { backupLimits, type BackupLimits, type BackupSummary } from '../backup/format.ts'
 import { readManifest, restoreBackup } from '../backup/restore.ts'
 import { verifyBackup, verifyBackupFile } from '../backup/verify.ts'
-import { appSchema } from '../backup/schema.ts'
 import { createClient } from '../runtime.ts'
 import { MigrationError, PROVIDERS, sqliteFilePath, type Provider } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
-import { probeSqliteFile } from '../db/sqlite-probe.ts'
-import { DatabaseUrlError, parseDatabaseUrl } from '../db/url.ts'
+import { parseDatabaseUrl } from '../db/engines/index.ts'
+import { probeSqliteFile } from '../db/engines/sqlite.ts'
+import { DatabaseUrlError } from '../db/url.ts'
+import type { AppSchema } from '../definition.ts'
+import type { BackupSchema } from '../backup/verify.ts'
 import { ADMIN_CLAIM_KEY, INSTALL_LOCK_SETTING, removeJournal } from '../setup/finalize.ts'
 import { withoutEnvironmentKeys } from '../setup/preset.ts'
 import { TOKEN_FILE_NAME } from '../setup/token.ts'
@@ -26,13 +28,14 @@ import { EXIT, type CliContext } from './context.ts'
  * The wizard's complete verification, writing nothing. One adapter, so a change of the verification's entry
  * point (server/backup/verify.ts) is a one-line change here.
  */
-export function verifyFile (file: string, provider: Provider, limits: BackupLimits, migrationsDir?: string): Promise<BackupSummary> {
-  return verifyBackup(file, { provider, limits, migrationsDir })
+export function verifyFile (file: string, provider: Provider, limits: BackupLimits, schema: BackupSchema): Promise<BackupSummary> {
+  return verifyBackup(file, { provider, limits, schema })
 }
 
-/** The migrations folder of the app the command serves (a test may give a copy). */
-async function migrationsOf (ctx: CliContext, provider: Provider): Promise<string> {
-  return ctx.migrationsDir ?? (await ctx.app()).definition.schema.migrationsDir(provider)
+/** The schema of the app the command serves; a test may give a copy of `provider`'s migrations folder. */
+async function schemaOf (ctx: CliContext, provider: Provider): Promise<AppSchema> {
+  const { schema } = (await ctx.app()).definition
+  return ctx.migrationsDir ? { ...schema, migrationsDir: p => p === provider ? ctx.migrationsDir! : schema.migrationsDir(p) } : schema
 }
 
 /** A backup error as the wizard words it; anything else by its message, which never holds a secret here. */
@@ -75,9 +78,8 @@ export async function backupCreate (ctx: CliContext, out: string): Promise<numbe
     const manifest = await createBackup(createWriteStream(partial, { mode: 0o600 }), {
       provider,
       url,
-      migrationsDir: await migrationsOf(ctx, provider),
       // The app's own tables, as its (engine-neutral) SQLite migrations describe them.
-      tables: await appSchema(undefined, { migrationsDir: ctx.migrationsDir && provider === 'sqlite' ? ctx.migrationsDir : (await ctx.app()).definition.schema.migrationsDir('sqlite') }),
+      schema: await schemaOf(ctx, provider),
       tmpDir: path.dirname(target),
       onProgress: p => {
         if (!tty || (Date.now() - lastDraw < 100 && p.rowsDone !== p.rowsTotal)) return
@@ -105,7 +107,7 @@ async function targetEngine (ctx: CliContext, config: AppConfig, file: string, l
   let last: unknown
   for (const provider of PROVIDERS) {
     try {
-      return (await readManifest({ file, provider, limits, migrationsDir: await migrationsOf(ctx, provider) })).manifest.sourceProvider
+      return (await readManifest({ file, provider, limits, schema: await schemaOf(ctx, provider) })).manifest.sourceProvider
     } catch (error) {
       last = error
       // Only a level this engine lacks is worth trying another engine for.
@@ -123,7 +125,7 @@ export async function backupVerify (ctx: CliContext, file: string): Promise<numb
   try {
     const provider = await targetEngine(ctx, config, target, limits)
     // Every problem the scan finds, one line each (as `npm run backup:verify` prints them), not only the first.
-    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, migrationsDir: await migrationsOf(ctx, provider) })
+    const report = await verifyBackupFile(target, { provider, limits, env: ctx.env, schema: await schemaOf(ctx, provider), admin: (await ctx.app()).definition.admin })
     if (!report.ok) {
       for (const problem of report.problems) ctx.err(t('cli.backup.invalid', { detail: t(problem.key, problem.params) }))
       return EXIT.failed
@@ -141,17 +143,17 @@ export async function backupVerify (ctx: CliContext, file: string): Promise<numb
 const SOURCE_ONLY_SETTINGS = [ADMIN_CLAIM_KEY, INSTALL_LOCK_SETTING]
 
 /** Refuses a database that already holds anything: returns the message key and params, or null when empty. */
-async function targetProblem (provider: Provider, url: string): Promise<{ key: string, params?: Record<string, unknown> } | null> {
+async function targetProblem (provider: Provider, url: string, schema: AppSchema): Promise<{ key: string, params?: Record<string, unknown> } | null> {
   if (provider === 'sqlite') {
     const file = sqliteFilePath(url)
     if (!existsSync(file)) return null
-    const r = await probeSqliteFile(file)
+    const r = await probeSqliteFile(file, { schema })
     if (!r.ok) return { key: `setup.database.errors.${r.reason}`, params: { file, detail: r.detail ?? '' } }
     return null // 'ours' with rows is refused by the restore itself (targetNotEmpty), table by table
   }
   let c
   try { c = parseDatabaseUrl(url) } catch (err) { return { key: `setup.database.errors.${err instanceof DatabaseUrlError ? err.code : 'urlInvalid'}` } }
-  const r = await probeDatabase(c)
+  const r = await probeDatabase(c, { schema })
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   if (!r.ok) return { key: `setup.database.causes.${r.cause}`, params: { ...params, missing: (r.missing ?? []).join(', '), names: (r.names ?? []).join(', '), version: r.version ?? '', minimum: r.minimum ?? '', detail: '' } }
   if (r.state === 'otherTables') return { key: 'cli.restore.otherTables', params: { names: r.tables.join(', ') } }
@@ -174,14 +176,14 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
   const target = path.resolve(ctx.cwd, file)
   const limits = backupLimits(ctx.env)
 
-  const problem = await targetProblem(provider, url)
+  const problem = await targetProblem(provider, url, await schemaOf(ctx, provider))
   if (problem) {
     ctx.err(t('cli.restore.refused', { detail: t(problem.key, problem.params ?? {}) }))
     return EXIT.failed
   }
   let summary: BackupSummary
   try {
-    summary = await verifyFile(target, provider, limits, await migrationsOf(ctx, provider))
+    summary = await verifyFile(target, provider, limits, await schemaOf(ctx, provider))
   } catch (error) {
     failure(ctx, 'cli.backup.invalid', error)
     return EXIT.failed
@@ -197,7 +199,8 @@ export async function restore (ctx: CliContext, file: string): Promise<number> {
       provider,
       url,
       limits,
-      migrationsDir: await migrationsOf(ctx, provider),
+      schema: await schemaOf(ctx, provider),
+      admin: (await ctx.app()).definition.admin,
       onMigration: p => { if (p.status === 'applied') migrations++ },
       onProgress: p => {
         const percent = p.rowsTotal === 0 ? 100 : Math.floor(p.rowsDone * 100 / p.rowsTotal)

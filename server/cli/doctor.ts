@@ -9,8 +9,9 @@ import { createClient } from '../runtime.ts'
 import type { AppSchema } from '../definition.ts'
 import { migrationStatus, sqliteFilePath, type MigrationStatus } from '../db/migrate.ts'
 import { probeDatabase } from '../db/probe.ts'
-import { probeSqliteFile } from '../db/sqlite-probe.ts'
-import { DatabaseUrlError, parseDatabaseUrl, redactUrl } from '../db/url.ts'
+import { parseDatabaseUrl } from '../db/engines/index.ts'
+import { probeSqliteFile } from '../db/engines/sqlite.ts'
+import { DatabaseUrlError, redactUrl } from '../db/url.ts'
 import { INSTALL_LOCK_SETTING } from '../setup/finalize.ts'
 import { testCacheDir } from '../setup/steps/cache.ts'
 import { runChecks } from '../setup/steps/prerequisites.ts'
@@ -68,7 +69,7 @@ async function lockAndToken (config: AppConfig, dbLock: string | undefined): Pro
 }
 
 /** The database as the wizard's database step tests it; returns whether it answered. */
-async function database (config: AppConfig, secrets: string[]): Promise<{ findings: Finding[], reachable: boolean }> {
+async function database (config: AppConfig, secrets: string[], schema: AppSchema): Promise<{ findings: Finding[], reachable: boolean }> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
   if (!provider || !url) {
     return { findings: [{ area: 'database', status: config.installed ? 'fail' : 'info', key: config.installed ? 'cli.doctor.database.missingConfig' : 'cli.doctor.database.notConfigured' }], reachable: false }
@@ -80,7 +81,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
       // Probing would create the file: a missing one is only a problem once installed.
       return { findings: [{ area: 'database', status: config.installed ? 'fail' : 'info', key: config.installed ? 'cli.doctor.database.sqliteMissing' : 'cli.doctor.database.sqliteNew', params: { file } }], reachable: false }
     }
-    const r = await probeSqliteFile(file)
+    const r = await probeSqliteFile(file, { schema })
     if (!r.ok) return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${r.reason}`, params: { file, detail: scrub(r.detail ?? '', secrets) } }], reachable: false }
     return { findings: [{ area: 'database', status: 'ok', key: 'cli.doctor.database.sqlite', params: { file, state: r.state } }], reachable: true }
   }
@@ -90,7 +91,7 @@ async function database (config: AppConfig, secrets: string[]): Promise<{ findin
   } catch (err) {
     return { findings: [{ area: 'database', status: 'fail', key: `setup.database.errors.${err instanceof DatabaseUrlError ? err.code : 'urlInvalid'}` }], reachable: false }
   }
-  const r = await probeDatabase(c)
+  const r = await probeDatabase(c, { schema })
   const params = { host: c.host, port: c.port, user: c.user, database: c.database }
   if (!r.ok) {
     return {
@@ -171,7 +172,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
   const secrets = secretsOf(config)
   const findings: Finding[] = [...await prerequisites(config)]
   findings.push({ area: 'config', status: 'ok', key: 'cli.doctor.config.read', params: { file: config.envFile, dataDir: config.dataDir, from: config.fromEnvironment.join(', ') || '—' } })
-  const db = await database(config, secrets)
+  const db = await database(config, secrets, (await ctx.app()).definition.schema)
   findings.push(...db.findings)
   let dbLock: string | undefined
   if (db.reachable) {

@@ -9,13 +9,19 @@ import { createBackup } from '../backup/create.ts'
 import { BackupError } from '../backup/errors.ts'
 import { appSchema, type TableSpec } from '../backup/schema.ts'
 import { migrate, MigrationError, migrationStatus, type MigrationStatus, type Provider } from '../db/migrate.ts'
+import type { AppSchema } from '../definition.ts'
 import { EXIT, type CliContext } from './context.ts'
 
-async function target (ctx: CliContext, config: AppConfig): Promise<{ provider: Provider, url: string, migrationsDir: string } | null> {
+async function target (ctx: CliContext, config: AppConfig): Promise<{ provider: Provider, url: string, migrationsDir: string, schema: AppSchema } | null> {
   const { databaseProvider: provider, databaseUrl: url } = config.values
-  if (provider && url) return { provider, url, migrationsDir: ctx.migrationsDir ?? (await ctx.app()).definition.schema.migrationsDir(provider) }
-  ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
-  return null
+  if (!provider || !url) {
+    ctx.err(ctx.t('cli.migrate.notConfigured', { file: config.envFile }))
+    return null
+  }
+  // ctx.migrationsDir (tests) stands for the configured provider's migrations.
+  const { schema: appSchemaOf } = (await ctx.app()).definition
+  const schema: AppSchema = ctx.migrationsDir ? { ...appSchemaOf, migrationsDir: p => p === provider ? ctx.migrationsDir! : appSchemaOf.migrationsDir(p) } : appSchemaOf
+  return { provider, url, migrationsDir: schema.migrationsDir(provider), schema }
 }
 
 function scrub (text: string, url: string): string {
@@ -63,16 +69,16 @@ export async function migrateStatus (ctx: CliContext): Promise<number> {
  * create up to the last one the database applied (server/backup/schema.ts), the same description the
  * restore checks a backup against.
  */
-async function tablesAtDatabaseLevel (applied: string[], migrationsDir: string): Promise<TableSpec[]> {
-  return appSchema(applied.at(-1), { migrationsDir })
+async function tablesAtDatabaseLevel (applied: string[], schema: AppSchema): Promise<TableSpec[]> {
+  return appSchema(schema, applied.at(-1))
 }
 
-async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir: string }, out: string | undefined, applied: string[]): Promise<string> {
+async function backupBefore (ctx: CliContext, config: AppConfig, db: { provider: Provider, url: string, migrationsDir: string, schema: AppSchema }, out: string | undefined, applied: string[]): Promise<string> {
   const file = path.resolve(ctx.cwd, out ?? path.join(config.dataDir, 'backups', `before-migrate-${backupStamp(new Date())}.tar.gz`))
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   const partial = `${file}.partial-${process.pid}`
   try {
-    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied, db.migrationsDir) })
+    await createBackup(createWriteStream(partial, { mode: 0o600 }), { ...db, tmpDir: path.dirname(file), olderLevel: true, tables: await tablesAtDatabaseLevel(applied, db.schema) })
     await rename(partial, file)
     return file
   } catch (error) {

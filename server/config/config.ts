@@ -5,15 +5,15 @@
 // says where the file is). An empty environment variable counts as unset, so `FOO=` left behind by a
 // container template does not mask the value the wizard wrote. process.env is never modified.
 import { resolve } from 'node:path'
+import { CACHE_BACKENDS, type CacheBackend } from '../cache/backends.ts'
+import { PROVIDERS, type DatabaseProvider } from '../db/engines/index.ts'
 import { readEnvFile } from './envfile.ts'
 
-export type DatabaseProvider = 'sqlite' | 'postgresql' | 'mysql'
-export type CacheBackend = 'memory' | 'filesystem' | 'redis'
+// The engines and cache backends are listed once, in their registries.
+export type { CacheBackend, DatabaseProvider }
 /** Amorce's own languages; an app may offer others (its `languages` option), then read through loadConfig's. */
 export type AppLocale = 'en' | 'fr' | (string & {})
 
-export const DATABASE_PROVIDERS: readonly DatabaseProvider[] = ['sqlite', 'postgresql', 'mysql']
-export const CACHE_BACKENDS: readonly CacheBackend[] = ['memory', 'filesystem', 'redis']
 export const APP_LOCALES: readonly AppLocale[] = ['en', 'fr']
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -161,7 +161,7 @@ function parseChoice<T extends string> (key: string, raw: string | undefined, al
 
 function readValues (get: Lookup, languages: readonly string[]): ConfigValues {
   const values: ConfigValues = {
-    databaseProvider: parseChoice('DATABASE_PROVIDER', get('DATABASE_PROVIDER'), DATABASE_PROVIDERS),
+    databaseProvider: parseChoice('DATABASE_PROVIDER', get('DATABASE_PROVIDER'), PROVIDERS),
     databaseUrl: get('DATABASE_URL'),
     cacheBackend: parseChoice('CACHE_BACKEND', get('CACHE_BACKEND'), CACHE_BACKENDS),
     cacheDir: get('CACHE_DIR'),

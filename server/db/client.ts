@@ -1,51 +1,18 @@
-// Prisma Client for the configured provider, through its driver adapter. The three generated
-// clients share one model source, so the SQLite client's type stands for all of them.
-import type { PrismaClient } from './generated/sqlite/client.ts'
-import type { DatabaseProvider } from '../config/config.ts'
-import { mariadbConfig, parseDatabaseUrl, pgConfig } from './url.ts'
-
-export type Db = PrismaClient
+// An app's Prisma client for the configured provider, through the engine's driver adapter: the app's schema
+// (AppSchema, server/definition.ts) says where its generated clients are; the engine (server/db/engines/*)
+// brings the adapter. No app's models are known here.
+import type { AppSchema } from '../definition.ts'
+import { engineOf, type DatabaseProvider } from './engines/index.ts'
 
 /**
  * Loads the provider's generated client and driver adapter (seconds of module loading on a slow host)
  * without connecting: the wizard calls it once the engine is chosen, so the install does not wait for it.
  */
-export async function preloadPrismaClient (provider: DatabaseProvider): Promise<void> {
-  if (provider === 'sqlite') await Promise.all([import('./generated/sqlite/client.ts'), import('@prisma/adapter-libsql')])
-  if (provider === 'postgresql') await Promise.all([import('./generated/postgresql/client.ts'), import('@prisma/adapter-pg')])
-  if (provider === 'mysql') await Promise.all([import('./generated/mysql/client.ts'), import('@prisma/adapter-mariadb')])
+export async function preloadClient (schema: Pick<AppSchema, 'client'>, provider: DatabaseProvider): Promise<void> {
+  await engineOf(provider).preload(schema)
 }
 
-export async function createPrismaClient (provider: DatabaseProvider, url: string): Promise<Db> {
-  switch (provider) {
-    case 'sqlite': {
-      const [{ PrismaClient }, { PrismaLibSql }] = await Promise.all([
-        import('./generated/sqlite/client.ts'),
-        import('@prisma/adapter-libsql')
-      ])
-      return new PrismaClient({ adapter: new PrismaLibSql({ url }) })
-    }
-    case 'postgresql': {
-      const [{ PrismaClient }, { PrismaPg }] = await Promise.all([
-        import('./generated/postgresql/client.ts'),
-        import('@prisma/adapter-pg')
-      ])
-      // The URL is translated by url.ts, not handed to pg: pg reads `sslmode=require` as verify-full.
-      const connection = parseDatabaseUrl(url)
-      const adapter = new PrismaPg(pgConfig(connection), connection.schema ? { schema: connection.schema } : undefined)
-      return new PrismaClient({ adapter }) as unknown as Db
-    }
-    case 'mysql': {
-      const [{ PrismaClient }, { PrismaMariaDb }] = await Promise.all([
-        import('./generated/mysql/client.ts'),
-        import('@prisma/adapter-mariadb')
-      ])
-      const connection = parseDatabaseUrl(url)
-      const adapter = new PrismaMariaDb({ ...mariadbConfig(connection), connectionLimit: 10 }, { database: connection.database })
-      return new PrismaClient({ adapter }) as unknown as Db
-    }
-    default:
-      throw new Error(`database provider not supported by this version: ${String(provider)}`)
-  }
+/** The app's client over `url`; `T` is the client type the caller knows (the app's own, or AmorceDb). */
+export async function createClient<T = unknown> (schema: Pick<AppSchema, 'client'>, provider: DatabaseProvider, url: string): Promise<T> {
+  return await engineOf(provider).createClient(schema, url) as T
 }
-

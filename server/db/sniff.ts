@@ -3,8 +3,10 @@
 // Without it, a driver given a Redis port waits for its whole timeout and blames a firewall, and one given
 // a MySQL port reports a protocol message nobody can act on. Never throws; never sends a password.
 import net from 'node:net'
+import type { ServerProvider } from './engines/index.ts'
 
-export type Service = 'postgresql' | 'mysql' | 'redis' | 'http' | 'ssh' | 'tls' | 'other'
+/** A server engine's protocol (its id), or another service that may answer at a database's address. */
+export type Service = ServerProvider | 'redis' | 'http' | 'ssh' | 'tls' | 'other'
 
 /** unreachable: no TCP connection (the driver then names why); silent: connected, nothing ever answered. */
 export type SniffResult = Service | 'unreachable' | 'silent'

@@ -106,7 +106,7 @@ export default async function restoreUpload (app: FastifyInstance, opts: Restore
       }
       return reply.code(400).send({ ok: false, message: req.t('setup.restore.errors.uploadFailed') })
     }
-    const { summary, error } = await verifyForWizard(partial, data, env)
+    const { summary, error } = await verifyForWizard(partial, data, app.amorce.definition, env)
     if (error) {
       await rm(partial, { force: true })
       return reply.code(422).send({ ok: false, message: req.t(error.key, error.params ?? {}) })

@@ -3,6 +3,7 @@
 // environment. Every problem is reported with its JSON path before any browser starts.
 import { readFile } from 'node:fs/promises'
 import { Ajv } from 'ajv'
+import type { ServerProvider } from '../db/engines/index.ts'
 import { answersSchema, createRegistry, type Registry } from '../setup/registry.ts'
 
 export interface Answers {
@@ -11,7 +12,7 @@ export interface Answers {
   database:
     | { provider: 'sqlite', file: string, multipleInstances?: boolean }
     | {
-      provider: 'postgresql' | 'mysql'
+      provider: ServerProvider
       url?: string
       host?: string
       port?: number | string

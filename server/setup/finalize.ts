@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { AppConfig, ConfigValues } from '../config/config.ts'
 import { readEnvFile, serializeEnv, writeEnvFile } from '../config/envfile.ts'
-import { createPrismaClient } from '../db/client.ts'
+import { createClient } from '../db/client.ts'
 import type { Registry } from './registry.ts'
 import type { FieldError, StageContext as StepStageContext, WizardData } from './step.ts'
 import { cacheRedisUrl } from './steps/cache.ts'
@@ -363,7 +363,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps, registry: Regi
       t: translator(isLanguage(data.answers.language) ? data.answers.language : 'en'),
       log,
       values,
-      db: async () => (client ??= await createPrismaClient(database.provider, database.url)),
+      db: async () => (client ??= await createClient<{ $disconnect(): Promise<void> }>(definition.schema, database.provider, database.url)),
       progress: message => job.record({ stage: s.id, status: 'progress', message }),
       writeEnv: entries => writeOrPlaceEnv(job, s.id, config.envFile, entries),
       scrub: text => scrub(text, secrets),

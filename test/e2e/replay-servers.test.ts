@@ -11,10 +11,11 @@ import { chromiumPath } from '../helpers/services.ts'
 import { startServer, type RunningServer, runReplay, freshServer, writeAnswers } from '../helpers/server.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../helpers/databases.ts'
 import { listLocalMigrations } from '../../server/db/migrate.ts'
-import { buildDatabaseUrl, type ServerProvider } from '../../server/db/url.ts'
+import { type ServerProvider } from '../../server/db/url.ts'
+import { buildDatabaseUrl } from '../../server/db/engines/index.ts'
+import { referenceSchema } from '../../server/app/schema.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
-
 
 async function migrationRows (provider: ServerProvider, database: string): Promise<Array<{ name: string, n: number }>> {
   const sql = provider === 'postgresql'
@@ -67,7 +68,7 @@ test('replay onto PostgreSQL: fields, a missing database created by the wizard, 
   const { server, dir } = await replayInstall(t, 'postgresql', {
     provider: 'postgresql', host: admin.host, port: admin.port, user: role.user, password: '${DB_PASSWORD}', database: name, ssl: 'off', create: true
   }, { DB_PASSWORD: role.password }, role.password)
-  assert.deepEqual((await migrationRows('postgresql', name)).map(r => r.n), (await listLocalMigrations('postgresql')).map(() => 1))
+  assert.deepEqual((await migrationRows('postgresql', name)).map(r => r.n), (await listLocalMigrations('postgresql', { migrationsDir: referenceSchema.migrationsDir('postgresql') })).map(() => 1))
   const env = await readFile(path.join(dir, '.env'), 'utf8')
   assert.match(env, /DATABASE_PROVIDER=postgresql/)
   assert.match(env, new RegExp(`DATABASE_URL=.*postgresql://${role.user}:.*@127\\.0\\.0\\.1:5432/${name}\\?sslmode=disable`))
@@ -84,7 +85,7 @@ test('replay onto MariaDB: a mariadb:// URL with a password full of special char
   const role = await createRole(t, 'mysql', { allOn: [db.database] })
   const url = buildDatabaseUrl({ ...db, user: role.user, password: role.password }).replace(/^mysql:/, 'mariadb:')
   await replayInstall(t, 'mysql', { provider: 'mysql', url: '${DB_URL}' }, { DB_URL: url }, role.password)
-  assert.deepEqual((await migrationRows('mysql', db.database)).map(r => r.n), (await listLocalMigrations('mysql')).map(() => 1))
+  assert.deepEqual((await migrationRows('mysql', db.database)).map(r => r.n), (await listLocalMigrations('mysql', { migrationsDir: referenceSchema.migrationsDir('mysql') })).map(() => 1))
   const [[admin]] = await adminQuery('mysql', 'SELECT username, locale FROM `AdminUser`', db.database) as Array<Array<{ username: string, locale: string }>>
   assert.deepEqual({ ...admin }, { username: 'admin', locale: 'en' })
 })
@@ -112,7 +113,7 @@ for (const provider of ['postgresql', 'mysql'] as const) {
       assert.match(server.output(), /running at .* \(installed\)/)
       await expectNormalMode(server)
     }
-    const local = (await listLocalMigrations(provider)).map(m => m.name)
+    const local = (await listLocalMigrations(provider, { migrationsDir: referenceSchema.migrationsDir(provider) })).map(m => m.name)
     assert.deepEqual(await migrationRows(provider, db.database), local.map(name => ({ name, n: 1 })))
     // Each migration is logged as applied by exactly one of the three.
     for (const name of local) {

@@ -4,9 +4,11 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { PROVIDERS, type DatabaseProvider } from '../../db/engines/index.ts'
 
-export type DevProvider = 'sqlite' | 'postgresql' | 'mysql'
-export const DEV_PROVIDERS: readonly DevProvider[] = ['sqlite', 'postgresql', 'mysql']
+// The engines are listed once (server/db/engines/index.ts).
+export type DevProvider = DatabaseProvider
+export const DEV_PROVIDERS: readonly DevProvider[] = PROVIDERS
 
 /** The layout Amorce expects in a host package (the reference app's is the same, at the package root). */
 export interface HostLayout {

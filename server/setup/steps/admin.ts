@@ -3,7 +3,7 @@
 // administrator accounts can be kept instead (they sign in with their old passwords).
 import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck } from '../../auth/password.ts'
 import { defineStep, type Errors, type WizardData } from '../step.ts'
-import { createPrismaClient } from '../../db/client.ts'
+import { createPrismaClient } from '../../app/schema.ts'
 import { recordInstallWithRestoredAdmins } from '../../backup/install.ts'
 import type { AdminStore } from '../../definition.ts'
 
@@ -118,7 +118,7 @@ export const adminStep = defineStep({
     async run (ctx) {
       const { database, cache, admin } = ctx.answers
       const detail = { provider: database!.provider, cache: cache?.backend ?? '' }
-      if (admin!.keepRestored) return recordInstallWithRestoredAdmins(ctx.data, detail)
+      if (admin!.keepRestored) return recordInstallWithRestoredAdmins(ctx.data, detail, ctx.definition)
       const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition.admin)
       if (!outcome.created) {
         ctx.log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')

@@ -8,17 +8,18 @@ import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { fsCause } from '../../i18n.ts'
 import { defineStep, type ActionOutcome, type Errors, type Input, type StepContext, type StepView } from '../step.ts'
 import { urlPassword } from './database.ts'
-import { preloadPrismaClient } from '../../db/client.ts'
+import { preloadClient } from '../../db/client.ts'
+import { CACHE_BACKENDS, type CacheBackend } from '../../cache/backends.ts'
 import { preparePasswordCheck } from '../../auth/password.ts'
 
-export const BACKENDS = ['redis', 'filesystem', 'memory'] as const
+export const BACKENDS = CACHE_BACKENDS
 type Backend = typeof BACKENDS[number]
 const MIN_CACHE_FREE = 50 * 1024 * 1024
 /** Detection runs while the page loads: kept short, a refused connection answers at once anyway. */
 const DETECT_TIMEOUT_MS = 1000
 
 /** redisUrl never holds the password: it is kept apart (a secret field, never shown) */
-export interface CacheAnswer { backend: 'memory' | 'filesystem' | 'redis', dir?: string, redisUrl?: string, redisPassword?: string }
+export interface CacheAnswer { backend: CacheBackend, dir?: string, redisUrl?: string, redisPassword?: string }
 
 function defaultDir (ctx: StepContext): string {
   return path.join(ctx.config.dataDir, 'cache')
@@ -258,7 +259,7 @@ export const cacheStep = defineStep({
   async view (ctx, values) {
     // The install will need the chosen engine's client and the admin step the password checker (a
     // worker): both load while this step and the next ones are answered, not when the install waits.
-    if (ctx.data.answers.database) preloadPrismaClient(ctx.data.answers.database.provider).catch(() => {})
+    if (ctx.data.answers.database) preloadClient(ctx.definition.schema, ctx.data.answers.database.provider).catch(() => {})
     preparePasswordCheck()
     const view: StepView = {
       backends: BACKENDS,

@@ -1,19 +1,17 @@
 // Step 3: where the app keeps its data: SQLite (a file), PostgreSQL or MySQL/MariaDB (a server). The choice is
 // tested before it is accepted; a server test names the cause of any failure (server/db/probe.ts).
 import path from 'node:path'
-import { probeSqliteFile, type SqliteProbeResult } from '../../db/sqlite-probe.ts'
+import { buildDatabaseUrl, DEFAULT_PORTS, parseDatabaseUrl, PROVIDERS, SERVER_PROVIDERS } from '../../db/engines/index.ts'
+import { probeSqliteFile, type SqliteProbeResult } from '../../db/engines/sqlite.ts'
 import { createServerDatabase, probeDatabase, validDatabaseName, type ProbeResult } from '../../db/probe.ts'
-import {
-  buildDatabaseUrl, DatabaseUrlError, DEFAULT_PORTS, parseDatabaseUrl, SERVER_PROVIDERS, TLS_MODES,
-  type ServerConnection, type ServerProvider, type TlsMode
-} from '../../db/url.ts'
+import { DatabaseUrlError, TLS_MODES, type ServerConnection, type ServerProvider, type TlsMode } from '../../db/url.ts'
 import { CONTROL_CHARACTERS, envStorable } from '../paths.ts'
 import { defineStep, type ActionOutcome, type Errors, type Input, type StepContext, type StepView } from '../step.ts'
 import { migrate, MigrationError, sqliteFilePath } from '../../db/migrate.ts'
 import { migrationLimit } from '../../backup/install.ts'
 import { testKill } from '../test-hooks.ts'
 
-export const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
+export { PROVIDERS }
 export const INSTANCES = ['single', 'multiple'] as const
 
 export interface SqliteAnswer { provider: 'sqlite', file: string, url: string, multipleInstances: boolean }
@@ -67,7 +65,7 @@ async function testSqlite (input: Input, ctx: StepContext): Promise<ActionOutcom
   const file = path.resolve(raw)
   const invalid = sqlitePathError(file)
   if (invalid) return { errors: { file: { key: `setup.database.errors.${invalid}`, params: { file } } } }
-  return { ...sqliteOutcome(await probeSqliteFile(file), ctx.t), file }
+  return { ...sqliteOutcome(await probeSqliteFile(file, { schema: ctx.definition.schema }), ctx.t), file }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ function withPasswordState (outcome: ActionOutcome, c: ServerConnection, ctx: St
 async function testServer (input: Input, ctx: StepContext): Promise<ActionOutcome & { connection?: ServerConnection, result?: ProbeResult }> {
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
-  const result = await probeDatabase(connection)
+  const result = await probeDatabase(connection, { schema: ctx.definition.schema })
   return { ...withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx), connection, result }
 }
 
@@ -255,7 +253,7 @@ async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (failed) {
     return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
   }
-  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection), connection, fill, ctx.t), connection, ctx)
+  const outcome = withPasswordState(serverOutcome(await probeDatabase(connection, { schema: ctx.definition.schema }), connection, fill, ctx.t), connection, ctx)
   return { ...outcome, view: { ...outcome.view, created: true } }
 }
 
@@ -352,6 +350,7 @@ export const databaseStep = defineStep({
         const result = await migrate({
           provider: database.provider,
           url: database.url,
+          migrationsDir: ctx.definition.schema.migrationsDir(database.provider),
           // The user confirmed installing beside another application's tables (database step).
           allowOtherTables: database.provider !== 'sqlite' && database.allowOtherTables,
           // With a backup: only up to its level; the restore stage loads it, then applies the rest.

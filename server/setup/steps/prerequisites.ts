@@ -1,13 +1,12 @@
 // Step 2: can this machine run the app? Each check is required, optional or info; the wizard
 // refuses to go on while a required one fails.
-import { existsSync } from 'node:fs'
 import { mkdir, open, rm, statfs } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { DATABASE_PROVIDERS, type AppConfig, type DatabaseProvider } from '../../config/config.ts'
+import type { AppConfig } from '../../config/config.ts'
+import { missingPrismaClients } from '../../app/schema.ts'
 import { envFileWritable } from '../../config/envfile.ts'
-import { sqliteDriverVersion } from '../../db/sqlite-probe.ts'
+import { sqliteDriverVersion } from '../../db/engines/sqlite.ts'
 import { fsCause } from '../../i18n.ts'
 import { defineStep } from '../step.ts'
 
@@ -25,14 +24,8 @@ export const MIN_NODE = [20, 19] as const
 export const MIN_FREE_BYTES = 200 * 1024 * 1024
 const COMFORTABLE_FREE_BYTES = 2 * 1024 * 1024 * 1024
 
-/** The Prisma clients beside the running code: server/db/generated (sources) or dist/server/db/generated (compiled). */
-export const generatedDir = fileURLToPath(new URL('../../db/generated/', import.meta.url))
-const moduleExt = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
-
-/** Providers whose generated client is missing, e.g. after `npm ci --ignore-scripts` (no `prepare`, no build). */
-export function missingPrismaClients (dir: string = generatedDir): DatabaseProvider[] {
-  return DATABASE_PROVIDERS.filter(p => !existsSync(path.join(dir, p, `client${moduleExt}`)))
-}
+// The reference app's generated clients (server/app/schema.ts knows where they are).
+export { generatedDir, missingPrismaClients } from '../../app/schema.ts'
 
 async function dirWritable (dir: string): Promise<string | null> {
   try {

@@ -8,6 +8,7 @@ import { backupLimits, type BackupSummary } from '../../backup/format.ts'
 import { removeUpload } from '../../backup/uploads.ts'
 import { verifyBackup } from '../../backup/verify.ts'
 import type { Provider } from '../../db/migrate.ts'
+import type { AppDefinition } from '../../definition.ts'
 import { defineStep, type ActionOutcome, type StepContext, type WizardData } from '../step.ts'
 import { removeRestoredUpload, restoreFailure, restoreStage } from '../../backup/install.ts'
 
@@ -23,9 +24,9 @@ export function targetProvider (data: WizardData): Provider {
 }
 
 /** Verifies a backup for this wizard; the error is a field error with a localized key. */
-export async function verifyForWizard (file: string, data: WizardData, env: NodeJS.ProcessEnv = process.env): Promise<{ summary?: BackupSummary, error?: { key: string, params?: Record<string, unknown> } }> {
+export async function verifyForWizard (file: string, data: WizardData, app: Pick<AppDefinition, 'schema' | 'admin'>, env: NodeJS.ProcessEnv = process.env): Promise<{ summary?: BackupSummary, error?: { key: string, params?: Record<string, unknown> } }> {
   try {
-    return { summary: await verifyBackup(file, { provider: targetProvider(data), limits: backupLimits(env) }) }
+    return { summary: await verifyBackup(file, { provider: targetProvider(data), limits: backupLimits(env), schema: app.schema, admin: app.admin }) }
   } catch (error) {
     if (error instanceof BackupError) return { error: error.i18n }
     // Not one of the refusals the format names: no driver or system text reaches the page.
@@ -43,7 +44,7 @@ async function verifyPath (input: Record<string, string>, ctx: StepContext): Pro
   if (raw === '') return { errors: { path: { key: 'setup.restore.errors.pathRequired' } } }
   // A relative path is taken from DATA_DIR, where an administrator would copy a backup.
   const file = path.resolve(ctx.config.dataDir, raw)
-  const { summary, error } = await verifyForWizard(file, ctx.data)
+  const { summary, error } = await verifyForWizard(file, ctx.data, ctx.definition)
   if (error) return { errors: { path: error } }
   await dropUpload(ctx)
   ctx.data.answers.restore = { mode: 'path', file, summary: summary!, confirmed: false }
@@ -114,7 +115,7 @@ export const restoreStep = defineStep({
     id: 'restore',
     async run (ctx) {
       try {
-        return await restoreStage(ctx.data, message => ctx.progress(message))
+        return await restoreStage(ctx.data, message => ctx.progress(message), ctx.definition)
       } catch (err) {
         ctx.log.warn({ err: { code: (err as { code?: string }).code, message: ctx.scrub((err as Error).message ?? String(err)) } }, 'restore failed')
         ctx.fail(restoreFailure(err), err)

@@ -18,6 +18,8 @@ import { translator } from '../../../server/i18n.ts'
 import { authorizedClient, build, text, tempDir } from '../../helpers/app.ts'
 import { tarOf } from '../../helpers/tar.ts'
 import { emptyDatabase, seed } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 type Row = Record<string, unknown>
 interface Parts { manifest: Manifest, files: Record<string, Buffer> }
@@ -173,7 +175,7 @@ async function corpus (t: import('node:test').TestContext): Promise<{ valid: str
   const source = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', source)
   const valid = path.join(await tempDir(t), 'valid.tar.gz')
-  await createBackup(createWriteStream(valid), { provider: 'sqlite', url: source })
+  await createBackup(createWriteStream(valid), { schema: referenceSchema, provider: 'sqlite', url: source })
   const bytes = await readFile(valid)
   const files = new Map<Case, string>()
   for (const [i, c] of cases.entries()) {
@@ -191,7 +193,7 @@ test(`the corpus: ${cases.length} defective archives, each refused at verificati
   const { valid, files } = await corpus(t)
   const before = (await readdir(path.dirname(valid))).sort()
   for (const provider of PROVIDERS) {
-    const report = await verifyBackupFile(valid, { provider })
+    const report = await verifyBackupFile(valid, { schema: referenceSchema, admin: adminStore, provider })
     assert.equal(report.ok, true, `the valid backup verifies for ${provider}: ${JSON.stringify(report.problems)}`)
   }
   let refused = 0
@@ -199,7 +201,7 @@ test(`the corpus: ${cases.length} defective archives, each refused at verificati
   for (const c of cases) {
     for (const provider of PROVIDERS) {
       const want = expected(c, provider)
-      const report = await verifyBackupFile(files.get(c)!, { provider, limits: backupLimits({}, c.limits ?? {}) })
+      const report = await verifyBackupFile(files.get(c)!, { schema: referenceSchema, admin: adminStore, provider, limits: backupLimits({}, c.limits ?? {}) })
       if (want === null) {
         assert.equal(report.ok, true, `${c.name} is stored faithfully by ${provider}: ${JSON.stringify(report.problems)}`)
         accepted++

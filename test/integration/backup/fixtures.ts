@@ -7,13 +7,14 @@ import { existsSync } from 'node:fs'
 import pg from 'pg'
 import mariadb from 'mariadb'
 import { encodeRow, type Value } from '../../../server/backup/codec.ts'
-import { openEngine } from '../../../server/backup/engines.ts'
 import { appSchema } from '../../../server/backup/schema.ts'
-import { migrate, migrationsDirOf, type Provider } from '../../../server/db/migrate.ts'
+import { migrate, type Provider } from '../../../server/db/migrate.ts'
 import { requireService } from '../../helpers/services.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { engineOf } from '../../../server/db/engines/index.ts'
 
-const APP_TABLES = await appSchema()
+const APP_TABLES = await appSchema(referenceSchema)
 
 export const PG_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const MARIADB_URL = process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/mysql'
@@ -66,7 +67,7 @@ export async function emptyDatabase (t: TestContext, provider: Provider): Promis
 
 /** Whether the migration runner can drive the engine yet (MySQL is being added). */
 export function migrationsAvailable (provider: Provider): boolean {
-  return existsSync(migrationsDirOf(provider))
+  return existsSync(referenceSchema.migrationsDir(provider))
 }
 
 /** Rows with awkward values: unicode, quotes, newlines, nulls, ms dates, gaps in ids, a self-contained FK graph. */
@@ -92,8 +93,8 @@ export function sampleRows (): Record<string, Value[][]> {
 
 /** Migrates the database and inserts `rows` through the engine adapter (the path a restore uses). */
 export async function seed (provider: Provider, url: string, rows: Record<string, Value[][]> = sampleRows(), migrationsDir?: string): Promise<void> {
-  await migrate({ provider, url, migrationsDir })
-  const engine = await openEngine(provider, url)
+  await migrate({ provider, url, migrationsDir: migrationsDir ?? referenceSchema.migrationsDir(provider) })
+  const engine = await engineOf(provider).backup.open(url)
   try {
     await engine.beginWrite()
     for (const table of APP_TABLES) await engine.insert(table.name, table.columns, rows[table.name] ?? [])
@@ -106,7 +107,7 @@ export async function seed (provider: Provider, url: string, rows: Record<string
 
 /** Every table, every value, as backup-format JSON lines: equal dumps mean equal logical content. */
 export async function logicalDump (provider: Provider, url: string): Promise<Record<string, string[]>> {
-  const engine = await openEngine(provider, url)
+  const engine = await engineOf(provider).backup.open(url)
   try {
     await engine.beginSnapshot()
     const dump: Record<string, string[]> = {}

@@ -9,9 +9,11 @@ import { createClient } from '@libsql/client'
 import { createBackup } from '../../../server/backup/create.ts'
 import { backupLimits } from '../../../server/backup/format.ts'
 import { restoreBackup } from '../../../server/backup/restore.ts'
-import { listLocalMigrations, migrationsDirOf } from '../../../server/db/migrate.ts'
+import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const LATER = '29991231000000_setting_note'
 
@@ -20,23 +22,23 @@ test('a backup taken at an older migration level restores into the current schem
   const source = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', source)
   const file = path.join(await tempDir(t), 'backup.tar.gz')
-  const manifest = await createBackup(createWriteStream(file), { provider: 'sqlite', url: source })
-  const [current] = (await listLocalMigrations('sqlite')).slice(-1)
+  const manifest = await createBackup(createWriteStream(file), { schema: referenceSchema, provider: 'sqlite', url: source })
+  const [current] = (await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })).slice(-1)
   assert.equal(manifest.migration, current.name)
 
   // A later version of the app: the same history plus one migration that changes a table and rewrites its rows.
   const migrationsDir = path.join(await tempDir(t), 'migrations')
-  await cp(migrationsDirOf('sqlite'), migrationsDir, { recursive: true })
+  await cp(referenceSchema.migrationsDir('sqlite'), migrationsDir, { recursive: true })
   await mkdir(path.join(migrationsDir, LATER))
   await writeFile(path.join(migrationsDir, LATER, 'migration.sql'),
     'ALTER TABLE "Setting" ADD COLUMN "note" TEXT NOT NULL DEFAULT \'\';\nUPDATE "Setting" SET "note" = \'migrated:\' || "key";\n')
 
   const target = (await emptyDatabase(t, 'sqlite'))!
   const applied: string[] = []
-  const summary = await restoreBackup({ file, provider: 'sqlite', url: target, limits: backupLimits({}), migrationsDir, onMigration: p => { if (p.status === 'applied') applied.push(p.name) } })
+  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file, provider: 'sqlite', url: target, limits: backupLimits({}), onMigration: p => { if (p.status === 'applied') applied.push(p.name) } })
   assert.equal(summary.migration, current.name)
   // First run: up to the backup's level; second run: the later migration, after the rows were loaded.
-  assert.deepEqual(applied, [...(await listLocalMigrations('sqlite')).map(m => m.name), LATER])
+  assert.deepEqual(applied, [...(await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })).map(m => m.name), LATER])
 
   const db = createClient({ url: target })
   t.after(() => db.close())
@@ -57,14 +59,14 @@ test('a backup at a level this app does not have yet is refused before anything 
   const source = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', source)
   const file = path.join(await tempDir(t), 'backup.tar.gz')
-  await createBackup(createWriteStream(file), { provider: 'sqlite', url: source })
+  await createBackup(createWriteStream(file), { schema: referenceSchema, provider: 'sqlite', url: source })
   // An older app: its history stops before the backup's level.
   const migrationsDir = path.join(await tempDir(t), 'migrations')
   await mkdir(migrationsDir)
-  await cp(path.join(migrationsDirOf('sqlite'), 'migration_lock.toml'), path.join(migrationsDir, 'migration_lock.toml'))
-  await cp(path.join(migrationsDirOf('sqlite'), '20261121233927_init'), path.join(migrationsDir, '00000000000000_older'), { recursive: true })
+  await cp(path.join(referenceSchema.migrationsDir('sqlite'), 'migration_lock.toml'), path.join(migrationsDir, 'migration_lock.toml'))
+  await cp(path.join(referenceSchema.migrationsDir('sqlite'), '20261121233927_init'), path.join(migrationsDir, '00000000000000_older'), { recursive: true })
   const target = (await emptyDatabase(t, 'sqlite'))!
-  await assert.rejects(restoreBackup({ file, provider: 'sqlite', url: target, limits: backupLimits({}), migrationsDir }), { code: 'newerMigration' })
+  await assert.rejects(restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file, provider: 'sqlite', url: target, limits: backupLimits({}) }), { code: 'newerMigration' })
   const { stat } = await import('node:fs/promises')
   assert.equal(await stat(new URL(target).pathname).then(() => true, () => false), false, 'no database file was created')
 })

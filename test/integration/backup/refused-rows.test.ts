@@ -7,7 +7,6 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
-import { openEngine } from '../../../server/backup/engines.ts'
 import { BackupError } from '../../../server/backup/errors.ts'
 import { backupLimits, dataFileName, FORMAT_NAME, type Manifest } from '../../../server/backup/format.ts'
 import { restoreBackup } from '../../../server/backup/restore.ts'
@@ -16,8 +15,11 @@ import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.
 import { listLocalMigrations, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, migrationsAvailable } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { engineOf } from '../../../server/db/engines/index.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
-const APP_TABLES = await appSchema()
+const APP_TABLES = await appSchema(referenceSchema)
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex')
 const admin = (id: number, username: string, email: string) =>
@@ -35,7 +37,7 @@ async function archive (dir: string): Promise<string> {
     appVersion: '0.1.0',
     createdAt: '2026-01-01T00:00:00.000Z',
     sourceProvider: 'sqlite',
-    migration: (await listLocalMigrations('sqlite')).at(-1)!.name,
+    migration: (await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })).at(-1)!.name,
     tables: APP_TABLES.map(t => ({ name: t.name, file: dataFileName(t.name), rows: files[t.name].split('\n').length - 1, sha256: sha(files[t.name]), columns: t.columns }))
   }
   const parts: Buffer[] = []
@@ -56,21 +58,21 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as Provider[]) {
     if (url === undefined) return
     const file = await archive(await tempDir(t))
     // With the app's schema, the duplicate is refused by the verification the restore reads through.
-    await assert.rejects(restoreBackup({ file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
+    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: adminStore, file, provider, url, limits: backupLimits({}), batchSize: 1 }), (error: unknown) => {
       assert.ok(error instanceof BackupError, String(error))
       assert.equal(error.code, 'rowDuplicate')
       assert.deepEqual(error.i18n.params, { name: 'data/AdminUser.jsonl', line: 3, column: 'email' })
       return true
     })
     // A schema that does not know the unique index lets the rows through: the database's refusal rolls back.
-    const withoutUniques = async (level: string) => (await appSchema(level)).map(table => ({ ...table, uniques: [table.key] }))
-    await assert.rejects(restoreBackup({ file, provider, url, limits: backupLimits({}), batchSize: 1, schema: withoutUniques }), (error: unknown) => {
+    const withoutUniques = async (level: string) => (await appSchema(referenceSchema, level)).map(table => ({ ...table, uniques: [table.key] }))
+    await assert.rejects(restoreBackup({ schema: referenceSchema, admin: adminStore, file, provider, url, limits: backupLimits({}), batchSize: 1, tables: withoutUniques }), (error: unknown) => {
       assert.ok(error instanceof BackupError, String(error))
       assert.equal(error.code, 'database')
       assert.deepEqual(error.i18n, { key: 'setup.restore.errors.database', params: { name: 'AdminUser' } })
       return true
     })
-    const engine = await openEngine(provider, url)
+    const engine = await engineOf(provider).backup.open(url)
     try {
       for (const table of APP_TABLES) assert.equal(await engine.count(table.name), 0, `${table.name} is empty`)
     } finally {
@@ -84,9 +86,9 @@ for (const provider of ['sqlite', 'mysql'] as Provider[]) {
     const url = await emptyDatabase(t, provider)
     if (url === undefined) return
     const { migrate } = await import('../../../server/db/migrate.ts')
-    await migrate({ provider, url })
+    await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url })
     const audit = APP_TABLES.find(x => x.name === 'AuditLog')!
-    const engine = await openEngine(provider, url)
+    const engine = await engineOf(provider).backup.open(url)
     try {
       await engine.beginWrite()
       // An orphan: the restore's load path accepts it (MySQL: foreign_key_checks = 0; SQLite: deferred).

@@ -13,13 +13,15 @@ import { migrate } from '../../../server/db/migrate.ts'
 import type { WizardData } from '../../../server/setup/wizard.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 test('a resumed install skips a restore its crashed run had committed; another backup is still refused', async t => {
   const source = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', source)
   const file = path.join(await tempDir(t), 'backup.tar.gz')
-  await createBackup(createWriteStream(file), { provider: 'sqlite', url: source })
-  const summary = await verifyBackup(file, { provider: 'sqlite', limits: backupLimits({}) })
+  await createBackup(createWriteStream(file), { schema: referenceSchema, provider: 'sqlite', url: source })
+  const summary = await verifyBackup(file, { schema: referenceSchema, admin: adminStore, provider: 'sqlite', limits: backupLimits({}) })
 
   const url = (await emptyDatabase(t, 'sqlite'))!
   const data = {
@@ -29,18 +31,18 @@ test('a resumed install skips a restore its crashed run had committed; another b
     }
   } as unknown as WizardData
   // The finalize's migrate stage: up to the backup's level.
-  await migrate({ provider: 'sqlite', url, upTo: summary.migration })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url, upTo: summary.migration })
   const events: string[] = []
-  const first = await restoreStage(data, m => events.push(m.key), {})
+  const first = await restoreStage(data, m => events.push(m.key), { schema: referenceSchema, admin: adminStore }, {})
   assert.equal(first.key, 'backup.stages.restored')
   assert.ok(events.includes('backup.progress.rows'))
   const after = await logicalDump('sqlite', url)
-  const { manifest } = await readManifest({ file, provider: 'sqlite', limits: backupLimits({}) })
+  const { manifest } = await readManifest({ schema: referenceSchema, file, provider: 'sqlite', limits: backupLimits({}) })
   assert.ok(after.Setting.some(l => JSON.parse(l).key === 'backup:restored' && JSON.parse(l).value === restoreMarker(manifest).value))
 
   // The process died before the journal recorded the stage: the resumed install runs the stage again.
-  await migrate({ provider: 'sqlite', url, upTo: summary.migration })
-  const again = await restoreStage(data, () => {}, {})
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url, upTo: summary.migration })
+  const again = await restoreStage(data, () => {}, { schema: referenceSchema, admin: adminStore }, {})
   assert.equal(again.key, 'backup.stages.restored')
   assert.equal(again.params?.rows, summary.totalRows)
   assert.deepEqual(await logicalDump('sqlite', url), after, 'nothing loaded twice, nothing lost')
@@ -49,8 +51,8 @@ test('a resumed install skips a restore its crashed run had committed; another b
   const other = path.join(await tempDir(t), 'other.tar.gz')
   const otherSource = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', otherSource, { Setting: [['another', 'backup', new Date('2026-01-01T00:00:00.000Z')]] })
-  await createBackup(createWriteStream(other), { provider: 'sqlite', url: otherSource })
-  const otherSummary = await verifyBackup(other, { provider: 'sqlite', limits: backupLimits({}) })
+  await createBackup(createWriteStream(other), { schema: referenceSchema, provider: 'sqlite', url: otherSource })
+  const otherSummary = await verifyBackup(other, { schema: referenceSchema, admin: adminStore, provider: 'sqlite', limits: backupLimits({}) })
   const otherData = { ...data, answers: { ...data.answers, restore: { mode: 'path', file: other, summary: otherSummary, confirmed: true } } } as unknown as WizardData
-  await assert.rejects(restoreStage(otherData, () => {}, {}), { code: 'targetNotEmpty' })
+  await assert.rejects(restoreStage(otherData, () => {}, { schema: referenceSchema, admin: adminStore }, {}), { code: 'targetNotEmpty' })
 })

@@ -10,10 +10,12 @@ import { restoreBackup } from '../../../server/backup/restore.ts'
 import type { Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, migrationsAvailable, nextAuditLogId, sampleRows, seed } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 async function backupTo (t: TestContext, provider: Provider, url: string): Promise<string> {
   const file = path.join(await tempDir(t), 'backup.tar.gz')
-  await createBackup(createWriteStream(file), { provider, url })
+  await createBackup(createWriteStream(file), { schema: referenceSchema, provider, url })
   return file
 }
 
@@ -31,7 +33,7 @@ test('SQLite → PostgreSQL → MariaDB → SQLite keeps every table and every v
     if (url === undefined) return
     const file = await backupTo(t, from.provider, from.url)
     const progress: number[] = []
-    const summary = await restoreBackup({ file, provider, url, limits: backupLimits({}), onProgress: p => progress.push(p.rowsDone) })
+    const summary = await restoreBackup({ schema: referenceSchema, admin: adminStore, file, provider, url, limits: backupLimits({}), onProgress: p => progress.push(p.rowsDone) })
     assert.equal(summary.sourceProvider, from.provider)
     assert.equal(summary.totalRows, 8)
     assert.equal(progress.at(-1), 8, 'progress reaches the total')
@@ -49,7 +51,7 @@ for (const provider of ['postgresql', 'mysql'] as const) {
     await seed('sqlite', source)
     const url = await emptyDatabase(t, provider)
     if (url === undefined) return
-    await restoreBackup({ file: await backupTo(t, 'sqlite', source), provider, url, limits: backupLimits({}) })
+    await restoreBackup({ schema: referenceSchema, admin: adminStore, file: await backupTo(t, 'sqlite', source), provider, url, limits: backupLimits({}) })
     assert.equal(await nextAuditLogId(provider, url), 41)
   })
 }

@@ -9,6 +9,8 @@ import { hashPassword } from '../../../server/auth/password.ts'
 import { createBackup } from '../../../server/backup/create.ts'
 import { authorizedClient, build, Client, STRONG_PASSWORD, text, tempDir } from '../../helpers/app.ts'
 import { emptyDatabase, logicalDump, sampleRows, seed } from './fixtures.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const OLD_PASSWORD = 'Old-Account-Password-Still-Works-7'
 
@@ -18,7 +20,7 @@ async function makeBackup (t: TestContext): Promise<{ file: string, source: stri
   rows.AdminUser[0][3] = await hashPassword(OLD_PASSWORD)
   await seed('sqlite', source, rows)
   const file = path.join(await tempDir(t), 'backup.tar.gz')
-  await createBackup(createWriteStream(file), { provider: 'sqlite', url: source })
+  await createBackup(createWriteStream(file), { schema: referenceSchema, provider: 'sqlite', url: source })
   return { file, source }
 }
 
@@ -180,7 +182,7 @@ test('normal mode: an administrator downloads a backup that restores; anonymous 
   const target = (await emptyDatabase(t, 'sqlite'))!
   const { restoreBackup } = await import('../../../server/backup/restore.ts')
   const { backupLimits } = await import('../../../server/backup/format.ts')
-  const summary = await restoreBackup({ file: copy, provider: 'sqlite', url: target, limits: backupLimits({}) })
+  const summary = await restoreBackup({ schema: referenceSchema, admin: adminStore, file: copy, provider: 'sqlite', url: target, limits: backupLimits({}) })
   assert.deepEqual(summary.admins, ['alice', 'bób_ü'])
   const live = await logicalDump('sqlite', `file:${path.join(dir, 'data', 'app.db')}`)
   // The download itself is audited once the archive is complete, so after the snapshot.
@@ -203,7 +205,7 @@ test('a backup replaced after it was confirmed fails the restore at install, loc
   // Another valid backup takes the confirmed file's place: the install restores only the verified file.
   const other = (await emptyDatabase(t, 'sqlite'))!
   await seed('sqlite', other, { ...sampleRows(), Setting: [['another', 'backup', new Date('2026-01-01T00:00:00.000Z')]] })
-  await createBackup(createWriteStream(file), { provider: 'sqlite', url: other })
+  await createBackup(createWriteStream(file), { schema: referenceSchema, provider: 'sqlite', url: other })
   assert.notDeepEqual(await read(file), await read(original))
 
   const failed = await client.post('/setup/finalize', { _action: 'install' })

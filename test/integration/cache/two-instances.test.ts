@@ -9,10 +9,11 @@ import { createDatabase, requireServer, urlOf } from '../../helpers/databases.ts
 import { requireRedisServerBinary, startPrivateRedis } from '../../helpers/redis.ts'
 import { startServer } from '../../helpers/server.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { createPrismaClient } from '../../../server/db/client.ts'
+
 import { hashPassword } from '../../../server/auth/password.ts'
 import { LOGIN_MAX_FAILURES } from '../../../server/app/routes.ts'
 import { ADMIN, installedEnv, writeEnv } from './installed.ts'
+import { createPrismaClient } from '../../../server/app/schema.ts'
 
 /** A browser's cookie jar over fetch, good for one site (both instances are the same site). */
 class Browser {

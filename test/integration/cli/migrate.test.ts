@@ -7,10 +7,12 @@ import { test } from 'node:test'
 import { createClient } from '@libsql/client'
 import { backupLimits } from '../../../server/backup/format.ts'
 import { restoreBackup } from '../../../server/backup/restore.ts'
-import { migrate, migrationsDirOf, type Provider } from '../../../server/db/migrate.ts'
+import { migrate, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from '../backup/fixtures.ts'
 import { runCli } from './run.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
 const INIT = '20261121233927_init'
 const LATER = '29991231000000_setting_note'
@@ -22,7 +24,7 @@ function envOf (dir: string): NodeJS.ProcessEnv {
 /** A later version of the app: the same history plus one migration that changes a table and its rows. */
 async function laterMigrations (dir: string): Promise<string> {
   const migrationsDir = path.join(dir, 'migrations')
-  await cp(migrationsDirOf('sqlite'), migrationsDir, { recursive: true })
+  await cp(referenceSchema.migrationsDir('sqlite'), migrationsDir, { recursive: true })
   await mkdir(path.join(migrationsDir, LATER))
   await writeFile(path.join(migrationsDir, LATER, 'migration.sql'), 'ALTER TABLE "Setting" ADD COLUMN "note" TEXT NOT NULL DEFAULT \'\';\nUPDATE "Setting" SET "note" = \'migrated:\' || "key";\n')
   return migrationsDir
@@ -55,7 +57,7 @@ test('deploy writes a backup of the older level first; that backup restores; --n
   const dir = await tempDir(t)
   const url = `file:${path.join(dir, 'data', 'app.db')}`
   await mkdir(path.join(dir, 'data'))
-  await migrate({ provider: 'sqlite', url })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   await seed('sqlite', url)
   const rows = await logicalDump('sqlite', url)
   await writeFile(path.join(dir, '.env'), `DATABASE_PROVIDER=sqlite\nDATABASE_URL=${url}\nAPP_INSTALLED_AT=2026-01-01T00:00:00.000Z\n`)
@@ -76,7 +78,7 @@ test('deploy writes a backup of the older level first; that backup restores; --n
 
   // The backup holds the rows as they were, at the older level, and restores into the later version.
   const target = (await emptyDatabase(t, 'sqlite'))!
-  const summary = await restoreBackup({ file: path.join(dir, 'data', 'backups', backup), provider: 'sqlite', url: target, limits: backupLimits({}), migrationsDir })
+  const summary = await restoreBackup({ schema: { ...referenceSchema, migrationsDir: () => migrationsDir }, admin: adminStore, file: path.join(dir, 'data', 'backups', backup), provider: 'sqlite', url: target, limits: backupLimits({}) })
   assert.equal(summary.migration, INIT)
   assert.equal(summary.totalRows, Object.values(rows).reduce((n, r) => n + r.length, 0))
 
@@ -91,7 +93,7 @@ test('deploy writes a backup of the older level first; that backup restores; --n
 test('deploy refuses to run over a modified migration, and status names it (exit 1)', async t => {
   const dir = await tempDir(t)
   const url = `file:${path.join(dir, 'app.db')}`
-  await migrate({ provider: 'sqlite', url })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const db = createClient({ url })
   await db.execute("UPDATE _prisma_migrations SET checksum = 'edited'")
   db.close()

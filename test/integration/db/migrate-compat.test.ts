@@ -9,13 +9,13 @@ import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import pg from 'pg'
 import type { MigrationList } from '@prisma/schema-engine-wasm'
-import {
-  migrate, MigrationError, migrationsDirOf, migrationStatus, PRISMA_ADVISORY_LOCK_KEY, type Provider
-} from '../../../server/db/migrate.ts'
+import { migrate, MigrationError, migrationStatus, type Provider } from '../../../server/db/migrate.ts'
 import {
   databaseTarget, diffScript, openSchemaEngine, postgresDevUrl, readMigrationsList, schemaTarget, SCHEMA_FILTER, type EngineProvider
 } from '../../../scripts/db-migration.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { PRISMA_ADVISORY_LOCK_KEY } from '../../../server/db/engines/postgresql.ts'
 
 // The server where Prisma's engine makes its shadow databases; the tests create their databases there too.
 const PG_ADMIN_URL = postgresDevUrl()
@@ -47,7 +47,7 @@ async function prismaApply (provider: EngineProvider, url: string, migrationsLis
 
 async function copyMigrations (t: TestContext, provider: Provider): Promise<string> {
   const dir = path.join(await tempDir(t, 'amorce-compat-'), 'migrations')
-  await cp(migrationsDirOf(provider), dir, { recursive: true })
+  await cp(referenceSchema.migrationsDir(provider), dir, { recursive: true })
   return dir
 }
 
@@ -61,8 +61,8 @@ function assertUpToDateForPrisma (verdict: Awaited<ReturnType<typeof prismaVerdi
 function compatibilitySuite (provider: EngineProvider, database: (t: TestContext) => Promise<string>, skip: string | false) {
   test(`${provider}: after our runner migrates, Prisma's engine has nothing to apply and sees no drift`, { skip }, async (t) => {
     const url = await database(t)
-    const migrationsDir = migrationsDirOf(provider)
-    const { applied } = await migrate({ provider, url })
+    const migrationsDir = referenceSchema.migrationsDir(provider)
+    const { applied } = await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url })
     assert.ok(applied.length > 0)
     assertUpToDateForPrisma(await prismaVerdict(provider, url, migrationsDir))
     assert.deepEqual(await prismaApply(provider, url, await readMigrationsList(migrationsDir)), { appliedMigrationNames: [] })
@@ -70,12 +70,12 @@ function compatibilitySuite (provider: EngineProvider, database: (t: TestContext
 
   test(`${provider}: after Prisma's engine migrates, our runner finds the database up to date`, { skip }, async (t) => {
     const url = await database(t)
-    const migrationsDir = migrationsDirOf(provider)
+    const migrationsDir = referenceSchema.migrationsDir(provider)
     const { appliedMigrationNames } = await prismaApply(provider, url, await readMigrationsList(migrationsDir))
     assert.ok(appliedMigrationNames.length > 0)
-    const status = await migrationStatus({ provider, url })
+    const status = await migrationStatus({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url })
     assert.deepEqual(status, { applied: appliedMigrationNames, pending: [], failed: [], modified: [], missingLocally: [] })
-    assert.deepEqual(await migrate({ provider, url }), { applied: [], alreadyApplied: appliedMigrationNames })
+    assert.deepEqual(await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url }), { applied: [], alreadyApplied: appliedMigrationNames })
   })
 
   test(`${provider}: a failure our runner records is a failed migration for Prisma, an edit an edited one`, { skip }, async (t) => {
@@ -171,21 +171,21 @@ test('postgresql: a session holding Prisma\'s advisory lock makes the run wait, 
   await withClient(url, async holder => {
     await holder.query(`SELECT pg_advisory_lock(${PRISMA_ADVISORY_LOCK_KEY})`)
     const started = Date.now()
-    await assert.rejects(migrate({ provider: 'postgresql', url, lockTimeoutMs: 300 }),
+    await assert.rejects(migrate({ provider: 'postgresql', migrationsDir: referenceSchema.migrationsDir('postgresql'), url, lockTimeoutMs: 300 }),
       (err: unknown) => err instanceof MigrationError && err.code === 'lockTimeout')
     assert.ok(Date.now() - started >= 250, 'it waited for the lock')
     await holder.query(`SELECT pg_advisory_unlock(${PRISMA_ADVISORY_LOCK_KEY})`)
   })
-  assert.ok((await migrate({ provider: 'postgresql', url })).applied.length > 0)
+  assert.ok((await migrate({ provider: 'postgresql', migrationsDir: referenceSchema.migrationsDir('postgresql'), url })).applied.length > 0)
 })
 
 test('postgresql: the URL\'s ?schema= holds the tables and _prisma_migrations, as with Prisma', { skip: pgUp ? false : 'PostgreSQL unreachable' }, async (t) => {
   const base = await postgresDatabase(t)
   const url = `${base}?schema=amorce`
-  await migrate({ provider: 'postgresql', url })
+  await migrate({ provider: 'postgresql', migrationsDir: referenceSchema.migrationsDir('postgresql'), url })
   const rows = await withClient(base, async client => (await client.query(
     "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 2"
   )).rows)
   assert.deepEqual(rows, ['AdminUser', 'AuditLog', 'Setting', '_prisma_migrations'].map(table_name => ({ table_schema: 'amorce', table_name })))
-  assert.deepEqual((await migrationStatus({ provider: 'postgresql', url })).pending, [])
+  assert.deepEqual((await migrationStatus({ provider: 'postgresql', migrationsDir: referenceSchema.migrationsDir('postgresql'), url })).pending, [])
 })

@@ -6,11 +6,16 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import mariadb from 'mariadb'
-import { createPrismaClient } from '../../../server/db/client.ts'
-import { listLocalMigrations, migrate, MigrationError, migrationsDirOf, migrationStatus, MYSQL_LOCK_NAME } from '../../../server/db/migrate.ts'
-import { buildDatabaseUrl, mariadbConfig, type ServerConnection } from '../../../server/db/url.ts'
+
+import { listLocalMigrations, migrate, MigrationError, migrationStatus } from '../../../server/db/migrate.ts'
+import { type ServerConnection } from '../../../server/db/url.ts'
 import { createDatabase, requireServer } from '../../helpers/databases.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
+import { createPrismaClient } from '../../../server/app/schema.ts'
+import { mariadbConfig } from '../../../server/db/engines/mysql.ts'
+import { MYSQL_LOCK_NAME } from '../../../server/db/engines/mysql.ts'
 
 // ---------------------------------------------------------------------------------------------
 // What Prisma generates for MySQL, read from the Prisma schema
@@ -150,8 +155,8 @@ async function connect (t: TestContext, c: ServerConnection): Promise<mariadb.Co
 test('mysql: information_schema after our migrations matches the Prisma schema\'s models exactly', async t => {
   if (!await requireServer(t, 'mysql')) return
   const db = await createDatabase(t, 'mysql')
-  await migrate({ provider: 'mysql', url: buildDatabaseUrl(db) })
-  const models = parseModels(await readFile(path.join(migrationsDirOf('mysql'), '..', 'schema.prisma'), 'utf8'))
+  await migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url: buildDatabaseUrl(db) })
+  const models = parseModels(await readFile(path.join(referenceSchema.migrationsDir('mysql'), '..', 'schema.prisma'), 'utf8'))
   assert.deepEqual(models.map(m => m.name).sort(), ['AdminUser', 'AuditLog', 'Setting'])
   const expected = expectedSchema(models)
   const actual = await actualSchema(await connect(t, db), db.database)
@@ -164,10 +169,10 @@ test('mysql: information_schema after our migrations matches the Prisma schema\'
 test('mysql: the comparison fails on a difference (a column made nullable by hand is caught)', async t => {
   if (!await requireServer(t, 'mysql')) return
   const db = await createDatabase(t, 'mysql')
-  await migrate({ provider: 'mysql', url: buildDatabaseUrl(db) })
+  await migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url: buildDatabaseUrl(db) })
   const conn = await connect(t, db)
   await conn.query('ALTER TABLE `Setting` MODIFY `value` VARCHAR(191) NULL')
-  const expected = expectedSchema(parseModels(await readFile(path.join(migrationsDirOf('mysql'), '..', 'schema.prisma'), 'utf8')))
+  const expected = expectedSchema(parseModels(await readFile(path.join(referenceSchema.migrationsDir('mysql'), '..', 'schema.prisma'), 'utf8')))
   assert.notDeepEqual((await actualSchema(conn, db.database)).columns, expected.columns)
 })
 
@@ -175,7 +180,7 @@ test('mysql: Prisma Client through @prisma/adapter-mariadb creates, reads, updat
   if (!await requireServer(t, 'mysql')) return
   const db = await createDatabase(t, 'mysql')
   const url = buildDatabaseUrl(db)
-  await migrate({ provider: 'mysql', url })
+  await migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url })
   const prisma = await createPrismaClient('mysql', url)
   t.after(() => prisma.$disconnect())
 
@@ -217,8 +222,8 @@ test('mysql: runners started together apply each migration exactly once (GET_LOC
   if (!await requireServer(t, 'mysql')) return
   const db = await createDatabase(t, 'mysql')
   const url = buildDatabaseUrl(db)
-  const results = await Promise.all([1, 2, 3].map(() => migrate({ provider: 'mysql', url })))
-  const local = (await listLocalMigrations('mysql')).map(m => m.name)
+  const results = await Promise.all([1, 2, 3].map(() => migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url })))
+  const local = (await listLocalMigrations('mysql', { migrationsDir: referenceSchema.migrationsDir('mysql') })).map(m => m.name)
   assert.deepEqual(results.flatMap(r => r.applied).sort(), local, 'each migration applied by exactly one runner')
   const conn = await connect(t, db)
   const rows = await conn.query('SELECT migration_name, COUNT(*) AS n FROM _prisma_migrations GROUP BY migration_name')
@@ -232,11 +237,11 @@ test('mysql: a session holding the lock makes the run wait, then fail with lockT
   const [row] = await holder.query(`SELECT GET_LOCK('${MYSQL_LOCK_NAME}', 1) AS taken`)
   assert.equal(Number(row.taken), 1)
   const started = Date.now()
-  await assert.rejects(migrate({ provider: 'mysql', url: buildDatabaseUrl(db), lockTimeoutMs: 1000 }),
+  await assert.rejects(migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url: buildDatabaseUrl(db), lockTimeoutMs: 1000 }),
     (err: unknown) => err instanceof MigrationError && err.code === 'lockTimeout')
   assert.ok(Date.now() - started >= 900, 'it waited for the lock')
   await holder.query(`SELECT RELEASE_LOCK('${MYSQL_LOCK_NAME}')`)
-  assert.ok((await migrate({ provider: 'mysql', url: buildDatabaseUrl(db) })).applied.length > 0)
+  assert.ok((await migrate({ provider: 'mysql', migrationsDir: referenceSchema.migrationsDir('mysql'), url: buildDatabaseUrl(db) })).applied.length > 0)
 })
 
 test('mysql: a failing migration is recorded with its error in logs and stops every later run', async t => {
@@ -244,7 +249,7 @@ test('mysql: a failing migration is recorded with its error in logs and stops ev
   const db = await createDatabase(t, 'mysql')
   const url = buildDatabaseUrl(db)
   const migrationsDir = path.join(await tempDir(t), 'migrations')
-  await cp(migrationsDirOf('mysql'), migrationsDir, { recursive: true })
+  await cp(referenceSchema.migrationsDir('mysql'), migrationsDir, { recursive: true })
   await migrate({ provider: 'mysql', url, migrationsDir })
   const broken = '30000101000000_broken'
   await mkdir(path.join(migrationsDir, broken))
@@ -263,8 +268,8 @@ test('mysql: a failing migration is recorded with its error in logs and stops ev
 })
 
 test('every provider ships the same migrations (same directory names), each with its lockfile', async () => {
-  const names = await Promise.all((['sqlite', 'postgresql', 'mysql'] as const).map(async p => (await listLocalMigrations(p)).map(m => m.name)))
+  const names = await Promise.all((['sqlite', 'postgresql', 'mysql'] as const).map(async p => (await listLocalMigrations(p, { migrationsDir: referenceSchema.migrationsDir(p) })).map(m => m.name)))
   assert.deepEqual(names[2], names[0])
   assert.deepEqual(names[1], names[0])
-  assert.match(await readFile(path.join(migrationsDirOf('mysql'), 'migration_lock.toml'), 'utf8'), /^provider = "mysql"$/m)
+  assert.match(await readFile(path.join(referenceSchema.migrationsDir('mysql'), 'migration_lock.toml'), 'utf8'), /^provider = "mysql"$/m)
 })

@@ -14,6 +14,7 @@ import { authorizedClient, build, text } from '../../helpers/app.ts'
 import { adminConnection, requireServer } from '../../helpers/databases.ts'
 import { tcpListener } from '../../helpers/net.ts'
 import { requireRedis } from '../../helpers/redis.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 
 /** Cases run: printed at the end for the report. */
 let cases = 0
@@ -51,15 +52,15 @@ test('PostgreSQL driver at a MySQL port, MySQL driver at a PostgreSQL port: the 
   if (!await requireServer(t, 'postgresql') || !await requireServer(t, 'mysql')) return
   const pg = adminConnection('postgresql')
   const my = adminConnection('mysql')
-  expectService(...await timed(probeDatabase(conn('postgresql', my.port))), 'mysql', 'postgresql → MySQL port')
-  expectService(...await timed(probeDatabase(conn('mysql', pg.port))), 'postgresql', 'mysql → PostgreSQL port')
+  expectService(...await timed(probeDatabase(conn('postgresql', my.port), { schema: referenceSchema })), 'mysql', 'postgresql → MySQL port')
+  expectService(...await timed(probeDatabase(conn('mysql', pg.port), { schema: referenceSchema })), 'postgresql', 'mysql → PostgreSQL port')
 })
 
 test('either driver at Redis, HTTP or SSH: that protocol is named, quickly', async t => {
   const ports: Array<[string, number]> = [['http', await httpPort(t)], ['ssh', await sshPort(t)]]
   if (await requireRedis(t)) ports.push(['redis', 6379])
   for (const provider of ['postgresql', 'mysql'] as const) {
-    for (const [service, port] of ports) expectService(...await timed(probeDatabase(conn(provider, port))), service, `${provider} → ${service}`)
+    for (const [service, port] of ports) expectService(...await timed(probeDatabase(conn(provider, port), { schema: referenceSchema })), service, `${provider} → ${service}`)
   }
 })
 
@@ -78,7 +79,7 @@ test('a CA file that is not a certificate (/etc/passwd, a directory, a device) i
   for (const provider of ['postgresql', 'mysql'] as const) {
     for (const caFile of ['/etc/passwd', dir, '/dev/zero']) {
       cases++
-      const r = await probeDatabase(conn(provider, 1, { tls: 'verify', caFile }))
+      const r = await probeDatabase(conn(provider, 1, { tls: 'verify', caFile }), { schema: referenceSchema })
       assert.ok(!r.ok && r.cause === 'caNotCertificate', `${provider} ${caFile}: ${JSON.stringify(r)}`)
     }
   }

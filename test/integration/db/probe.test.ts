@@ -4,12 +4,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createServerDatabase, probeDatabase, type ProbeResult } from '../../../server/db/probe.ts'
 import { migrate } from '../../../server/db/migrate.ts'
-import { buildDatabaseUrl, type ServerConnection, type ServerProvider } from '../../../server/db/url.ts'
+import { type ServerConnection, type ServerProvider } from '../../../server/db/url.ts'
 import { refusedPort, tcpListener } from '../../helpers/net.ts'
 import {
   adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName
 } from '../../helpers/databases.ts'
-
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
 
 /** Whether pg_hba.conf lets 127.0.0.1 in without a password (then no password can be wrong). */
 async function trustsLocalhost (): Promise<boolean> {
@@ -27,7 +28,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
   test(`${provider}: an empty database with an able account is accepted, with the server's name and version`, async t => {
     if (!await requireServer(t, provider)) return
     const db = await createDatabase(t, provider)
-    const result = await probeDatabase(db)
+    const result = await probeDatabase(db, { schema: referenceSchema })
     assert.equal(result.ok, true, JSON.stringify(result))
     assert.ok(result.ok)
     assert.equal(result.state, 'empty')
@@ -42,14 +43,14 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
 
   test(`${provider}: wrong port → refused`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), port: await refusedPort() })), 'refused')
+    assert.equal(cause(await probeDatabase({ ...admin(), port: await refusedPort() }, { schema: referenceSchema })), 'refused')
   })
 
   test(`${provider}: a listener that never answers → timeout, within the bound`, async t => {
     if (!await requireServer(t, provider)) return
     const port = await tcpListener(t)
     const started = Date.now()
-    const result = await probeDatabase({ ...admin(), port }, { timeoutMs: 1500 })
+    const result = await probeDatabase({ ...admin(), port }, { schema: referenceSchema, timeoutMs: 1500 })
     const elapsed = Date.now() - started
     assert.equal(cause(result), 'timeout')
     assert.ok(elapsed >= 1400 && elapsed < 4000, `answered in ${elapsed} ms`)
@@ -59,13 +60,13 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
     if (!await requireServer(t, provider)) return
     const port = await tcpListener(t)
     const started = Date.now()
-    assert.equal(cause(await probeDatabase({ ...admin(), port })), 'timeout')
+    assert.equal(cause(await probeDatabase({ ...admin(), port }, { schema: referenceSchema })), 'timeout')
     assert.ok(Date.now() - started < 6500, `answered in ${Date.now() - started} ms`)
   })
 
   test(`${provider}: an unresolvable name (*.invalid) → dns`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), host: 'amorce-db.invalid' })), 'dns')
+    assert.equal(cause(await probeDatabase({ ...admin(), host: 'amorce-db.invalid' }, { schema: referenceSchema })), 'dns')
   })
 
   test(`${provider}: wrong password → authFailed, and the password appears in no detail`, async t => {
@@ -74,14 +75,14 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
     const role = await createRole(t, provider, { allOn: [db.database] })
     const wrong = 'Not-The-Password-%@:/42'
     // The right password, with its URL-special characters, works.
-    assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password })), 'ok:empty')
+    assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password }, { schema: referenceSchema })), 'ok:empty')
     if (provider === 'postgresql' && await trustsLocalhost()) {
       // A `trust` server accepts any password: the server refuses the account itself instead (NOLOGIN), which
       // is the same answer (SQLSTATE 28000/28P01) the wizard names "authentication failed".
       await adminQuery(provider, `ALTER ROLE "${role.user}" NOLOGIN`)
       t.diagnostic('this PostgreSQL trusts 127.0.0.1 (pg_hba.conf): a wrong password cannot fail here, a refused login is tested instead')
     }
-    const result = await probeDatabase({ ...db, user: role.user, password: wrong })
+    const result = await probeDatabase({ ...db, user: role.user, password: wrong }, { schema: referenceSchema })
     assert.equal(cause(result), 'authFailed')
     assert.ok(!JSON.stringify(result).includes(wrong))
   })
@@ -92,11 +93,11 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
     dropAfter(t, provider, name)
     const role = await createRole(t, provider, { createdb: true, allOn: provider === 'mysql' ? [name] : [] })
     const target: ServerConnection = { ...admin(), user: role.user, password: role.password, database: name }
-    const missing = await probeDatabase(target)
+    const missing = await probeDatabase(target, { schema: referenceSchema })
     assert.equal(cause(missing), 'databaseMissing')
     assert.equal(!missing.ok && missing.canCreate, true)
     assert.equal(await createServerDatabase(target), null)
-    assert.equal(cause(await probeDatabase(target)), 'ok:empty')
+    assert.equal(cause(await probeDatabase(target, { schema: referenceSchema })), 'ok:empty')
   })
 
   test(`${provider}: a missing database, for an account that may not create one: no "Create it"`, async t => {
@@ -106,7 +107,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
     // MySQL: the account may use the database once it exists, but not create it.
     const role = await createRole(t, provider, provider === 'mysql' ? { grants: [{ database: name, privileges: 'SELECT, INSERT' }] } : {})
     const target: ServerConnection = { ...admin(), user: role.user, password: role.password, database: name }
-    const missing = await probeDatabase(target)
+    const missing = await probeDatabase(target, { schema: referenceSchema })
     assert.equal(cause(missing), 'databaseMissing')
     assert.equal(!missing.ok && missing.canCreate, false)
     const refused = await createServerDatabase(target)
@@ -119,7 +120,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
     // PostgreSQL 15 grants nobody CREATE on the public schema by default: CONNECT alone is what a DBA often gives.
     const role = await createRole(t, provider, provider === 'mysql' ? { grants: [{ database: db.database, privileges: 'SELECT, INSERT, UPDATE, DELETE' }] } : {})
     if (provider === 'postgresql') await adminQuery(provider, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`, db.database)
-    const result = await probeDatabase({ ...db, user: role.user, password: role.password })
+    const result = await probeDatabase({ ...db, user: role.user, password: role.password }, { schema: referenceSchema })
     assert.equal(cause(result), 'privileges')
     assert.ok(!result.ok)
     assert.deepEqual(result.missing, ['CREATE'])
@@ -131,7 +132,7 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
       if (!await requireServer(t, provider)) return
       const db = await createDatabase(t, provider)
       const role = await createRole(t, provider, { grants: [{ database: db.database, privileges: 'CREATE, SELECT, INSERT, UPDATE, DELETE, REFERENCES' }] })
-      const result = await probeDatabase({ ...db, user: role.user, password: role.password })
+      const result = await probeDatabase({ ...db, user: role.user, password: role.password }, { schema: referenceSchema })
       assert.equal(cause(result), 'privileges')
       assert.ok(!result.ok)
       assert.deepEqual(result.missing, ['ALTER', 'INDEX', 'DROP'])
@@ -143,29 +144,29 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
 
   test(`${provider}: TLS required against a server without TLS → tlsUnsupported`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), tls: 'required' })), 'tlsUnsupported')
+    assert.equal(cause(await probeDatabase({ ...admin(), tls: 'required' }, { schema: referenceSchema })), 'tlsUnsupported')
   })
 
   test(`${provider}: an unreadable CA file → caFile`, async t => {
     if (!await requireServer(t, provider)) return
-    assert.equal(cause(await probeDatabase({ ...admin(), tls: 'verify', caFile: '/nonexistent/amorce-ca.pem' })), 'caFile')
+    assert.equal(cause(await probeDatabase({ ...admin(), tls: 'verify', caFile: '/nonexistent/amorce-ca.pem' }, { schema: referenceSchema })), 'caFile')
   })
 
   test(`${provider}: another application's table → otherTables (to confirm); a table with one of our names → tableConflict`, async t => {
     if (!await requireServer(t, provider)) return
     const db = await createDatabase(t, provider)
     await adminQuery(provider, 'CREATE TABLE wp_posts (id INTEGER PRIMARY KEY)', db.database)
-    const result = await probeDatabase(db)
+    const result = await probeDatabase(db, { schema: referenceSchema })
     assert.equal(cause(result), 'ok:otherTables')
     assert.ok(result.ok)
     assert.deepEqual(result.tables, ['wp_posts'])
     // Confirmed: the runner installs beside it and leaves it alone.
-    await migrate({ provider, url: buildDatabaseUrl(db), allowOtherTables: true })
-    assert.equal(cause(await probeDatabase(db)), 'ok:ours')
+    await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url: buildDatabaseUrl(db), allowOtherTables: true })
+    assert.equal(cause(await probeDatabase(db, { schema: referenceSchema })), 'ok:ours')
 
     const other = await createDatabase(t, provider)
     await adminQuery(provider, `CREATE TABLE ${provider === 'postgresql' ? '"AdminUser"' : '`AdminUser`'} (id INTEGER PRIMARY KEY)`, other.database)
-    const conflict = await probeDatabase(other)
+    const conflict = await probeDatabase(other, { schema: referenceSchema })
     assert.equal(cause(conflict), 'tableConflict')
     assert.ok(!conflict.ok)
     assert.deepEqual(conflict.names, ['AdminUser'])
@@ -174,8 +175,8 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
   test(`${provider}: a database holding this app → ours, with applied and pending counts`, async t => {
     if (!await requireServer(t, provider)) return
     const db = await createDatabase(t, provider)
-    const { applied } = await migrate({ provider, url: buildDatabaseUrl(db) })
-    const result = await probeDatabase(db)
+    const { applied } = await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url: buildDatabaseUrl(db) })
+    const result = await probeDatabase(db, { schema: referenceSchema })
     assert.ok(result.ok)
     assert.equal(result.state, 'ours')
     assert.equal(result.applied, applied.length)
@@ -185,13 +186,13 @@ for (const provider of ['postgresql', 'mysql'] as const satisfies readonly Serve
   test(`${provider}: another Prisma application's _prisma_migrations → otherPrismaApp; migrations of a newer release → newerApp`, async t => {
     if (!await requireServer(t, provider)) return
     const db = await createDatabase(t, provider)
-    await migrate({ provider, url: buildDatabaseUrl(db) })
+    await migrate({ provider, migrationsDir: referenceSchema.migrationsDir(provider), url: buildDatabaseUrl(db) })
     const q = provider === 'postgresql' ? '"_prisma_migrations"' : '`_prisma_migrations`'
     await adminQuery(provider, `INSERT INTO ${q} (id, checksum, migration_name, finished_at, applied_steps_count) VALUES ('x1', 'c', '39990101000000_future', CURRENT_TIMESTAMP, 1)`, db.database)
-    assert.equal(cause(await probeDatabase(db)), 'newerApp')
+    assert.equal(cause(await probeDatabase(db, { schema: referenceSchema })), 'newerApp')
     await adminQuery(provider, `DELETE FROM ${q}`, db.database)
     await adminQuery(provider, `INSERT INTO ${q} (id, checksum, migration_name, finished_at, applied_steps_count) VALUES ('x2', 'c', '20200101000000_blog', CURRENT_TIMESTAMP, 1)`, db.database)
-    assert.equal(cause(await probeDatabase(db)), 'otherPrismaApp')
+    assert.equal(cause(await probeDatabase(db, { schema: referenceSchema })), 'otherPrismaApp')
   })
 }
 
@@ -200,12 +201,12 @@ test('postgresql: a role without CONNECT on the database → databaseDenied', as
   const db = await createDatabase(t, 'postgresql')
   await adminQuery('postgresql', `REVOKE CONNECT ON DATABASE "${db.database}" FROM PUBLIC`)
   const role = await createRole(t, 'postgresql')
-  assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password })), 'databaseDenied')
+  assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password }, { schema: referenceSchema })), 'databaseDenied')
 })
 
 test('mysql: a role without any grant on the database → databaseDenied', async t => {
   if (!await requireServer(t, 'mysql')) return
   const db = await createDatabase(t, 'mysql')
   const role = await createRole(t, 'mysql')
-  assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password })), 'databaseDenied')
+  assert.equal(cause(await probeDatabase({ ...db, user: role.user, password: role.password }, { schema: referenceSchema })), 'databaseDenied')
 })

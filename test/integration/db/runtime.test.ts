@@ -8,7 +8,8 @@ import { test } from 'node:test'
 import { build, tempDir, text } from '../../helpers/app.ts'
 import { adminQuery, createDatabase, requireServer } from '../../helpers/databases.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
-import { buildDatabaseUrl } from '../../../server/db/url.ts'
+import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 
 for (const provider of ['postgresql', 'mysql'] as const) {
   test(`${provider}: an installed app on an empty database applies the migrations, then serves normal mode`, async t => {
@@ -22,13 +23,13 @@ for (const provider of ['postgresql', 'mysql'] as const) {
     assert.equal((await app.inject('/health')).statusCode, 200)
     const q = provider === 'postgresql' ? '"_prisma_migrations"' : '`_prisma_migrations`'
     const [rows] = await adminQuery(provider, `SELECT migration_name AS name FROM ${q} WHERE finished_at IS NOT NULL`, db.database) as Array<Array<{ name: string }>>
-    assert.deepEqual(rows.map(r => r.name), (await listLocalMigrations(provider)).map(m => m.name))
+    assert.deepEqual(rows.map(r => r.name), (await listLocalMigrations(provider, { migrationsDir: referenceSchema.migrationsDir(provider) })).map(m => m.name))
   })
 
   test(`${provider}: a failed migration left unresolved → 503 maintenance page and health, never the wizard; fixed → normal mode`, async t => {
     if (!await requireServer(t, provider)) return
     const db = await createDatabase(t, provider)
-    const [init] = await listLocalMigrations(provider)
+    const [init] = await listLocalMigrations(provider, { migrationsDir: referenceSchema.migrationsDir(provider) })
     const q = provider === 'postgresql' ? '"_prisma_migrations"' : '`_prisma_migrations`'
     // What a crash in the middle of an upgrade leaves: the bookkeeping row, started and never finished.
     await adminQuery(provider, [

@@ -6,8 +6,9 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { authorizedClient, build, text, type Client } from '../../helpers/app.ts'
 import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName } from '../../helpers/databases.ts'
-import { buildDatabaseUrl } from '../../../server/db/url.ts'
+
 import { refusedPort } from '../../helpers/net.ts'
+import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
 
 async function atDatabaseStep (t: Parameters<typeof build>[0], lang: 'en' | 'fr' = 'en'): Promise<{ client: Client, dir: string }> {
   const { app, dir } = await build(t)

@@ -10,6 +10,7 @@ import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 
 async function admins (file: string): Promise<string[]> {
   const db = createClient({ url: `file:${file}` })
@@ -60,7 +61,7 @@ test('two sessions with two different administrators installing at once: one ins
 test('the admin claim: concurrent creations with different usernames leave exactly one administrator', async t => {
   const dir = await tempDir(t)
   const url = `file:${path.join(dir, 'race.db')}`
-  await migrate({ provider: 'sqlite', url })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA'
   const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']
   const outcomes = await Promise.all(names.map(n => createWizardAdmin('sqlite', url, { username: n, email: `${n}@example.com`, passwordHash: hash }, 'en', {}, adminStore)))

@@ -10,8 +10,10 @@ import { ADMIN, installedApp } from '../cache/installed.ts'
 import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 import { migrate } from '../../../server/db/migrate.ts'
-import { createPrismaClient } from '../../../server/db/client.ts'
+
 import { hashPassword } from '../../../server/auth/password.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { createPrismaClient } from '../../../server/app/schema.ts'
 
 const PROTOTYPE_NAMES = [
   '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable',
@@ -79,7 +81,7 @@ test('/setup after install while Redis is down: 404, not a 503', { timeout: 60_0
 test('resuming after the admin stage does not add a second install.completed audit row', { timeout: 60_000 }, async t => {
   const dir = await tempDir(t)
   const url = `file:${path.join(dir, 'app.db')}`
-  await migrate({ provider: 'sqlite', url })
+  await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const admin = { username: 'admin', email: 'admin@example.com', passwordHash: await hashPassword('Correct-Horse-Battery-Staple-42') }
   assert.deepEqual(await createWizardAdmin('sqlite', url, admin, 'en', { provider: 'sqlite', cache: 'memory' }, adminStore), { created: true, username: 'admin' })
   // The resumed run repeats the admin stage (the journal's stages are redone, each idempotent).

@@ -13,10 +13,12 @@ import { tarOf as tarArchive, type TarEntry } from '../../helpers/tar.ts'
 import { verifyBackup } from '../../../server/backup/verify.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { adminStore } from '../../../server/app/admin-store.ts'
 
-const APP_TABLES = await appSchema()
+const APP_TABLES = await appSchema(referenceSchema)
 
-const LATEST = (await listLocalMigrations('sqlite')).at(-1)!.name
+const LATEST = (await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })).at(-1)!.name
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 
 type Entry = TarEntry
@@ -57,7 +59,7 @@ async function fileWith (t: TestContext, bytes: Buffer): Promise<string> {
 async function refused (t: TestContext, bytes: Buffer, code: BackupErrorCode, limits: Partial<BackupLimits> = {}): Promise<BackupError> {
   const file = await fileWith(t, bytes)
   try {
-    await verifyBackup(file, { provider: 'sqlite', limits: backupLimits({}, limits) })
+    await verifyBackup(file, { schema: referenceSchema, admin: adminStore, provider: 'sqlite', limits: backupLimits({}, limits) })
   } catch (error) {
     assert.ok(error instanceof BackupError, `a BackupError, not ${String(error)}`)
     assert.equal(error.code, code, error.message)
@@ -67,7 +69,7 @@ async function refused (t: TestContext, bytes: Buffer, code: BackupErrorCode, li
 }
 
 test('a valid archive verifies and is summarized', async t => {
-  const summary = await verifyBackup(await fileWith(t, gzipSync(tarOf(entriesOf(validParts())))), { provider: 'sqlite', limits: backupLimits({}) })
+  const summary = await verifyBackup(await fileWith(t, gzipSync(tarOf(entriesOf(validParts())))), { provider: 'sqlite', limits: backupLimits({}), schema: referenceSchema, admin: adminStore })
   assert.equal(summary.totalRows, 2)
   assert.deepEqual(summary.admins, ['alice'])
   assert.equal(summary.migration, LATEST)

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
-import { engineLimits, schemaFromMigrations } from '../../../server/backup/schema.ts'
+import { schemaFromMigrations } from '../../../server/backup/schema.ts'
 import { listLocalMigrations, type LocalMigration } from '../../../server/db/migrate.ts'
 import { Prisma } from '../../../server/db/generated/sqlite/client.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import { engineOf } from '../../../server/db/engines/index.ts'
 
-const sqlite = await listLocalMigrations('sqlite')
+const sqlite = await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })
 
 test('at the latest level, the tables and columns are those of the generated client’s data model', async () => {
   const tables = await schemaFromMigrations(sqlite)
@@ -52,14 +54,14 @@ test('an older level has only what its migrations created; a host app’s migrat
 
 test('target limits: MySQL’s declared VARCHAR(n) and TEXT from its own migrations; PostgreSQL’s NUL and index limits', async () => {
   const tables = await schemaFromMigrations(sqlite)
-  const mysql = engineLimits('mysql', tables, await listLocalMigrations('mysql'))
+  const mysql = engineOf('mysql').backup.limits(tables, await listLocalMigrations('mysql', { migrationsDir: referenceSchema.migrationsDir('mysql') }))
   assert.equal(mysql.get('AdminUser.username')!.maxChars, 191)
   const hostTables = await schemaFromMigrations(host)
   const hostMysql: LocalMigration[] = [{ name: '20260101000000_init', checksum: '', sql: 'CREATE TABLE `Note` (\n    `id` INTEGER NOT NULL AUTO_INCREMENT,\n    `title` VARCHAR(80) NOT NULL,\n    PRIMARY KEY (`id`)\n);\n' }, { name: '20260201000000_more', checksum: '', sql: 'ALTER TABLE `Note` ADD COLUMN `body` TEXT NULL;\n' }]
-  const limits = engineLimits('mysql', hostTables, hostMysql)
+  const limits = engineOf('mysql').backup.limits(hostTables, hostMysql)
   assert.equal(limits.get('Note.title')!.maxChars, 80)
   assert.equal(limits.get('Note.body')!.maxBytes, 65_535)
-  const pg = engineLimits('postgresql', tables)
+  const pg = engineOf('postgresql').backup.limits(tables)
   assert.equal(pg.get('AdminUser.username')!.noNul, true)
   assert.equal(pg.get('AdminUser.username')!.maxBytes, 2700, 'an indexed text column')
   assert.equal(pg.get('Setting.value')!.maxBytes, undefined, 'not indexed: no B-tree limit')

@@ -7,11 +7,9 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { createClient, type Client } from '@libsql/client'
-import {
-  checksumMatches, compareHistory, listLocalMigrations, migrate, MigrationError, migrationsDirOf, migrationStatus,
-  MIGRATIONS_TABLE_DDL, sqliteFilePath, type MigrationErrorCode, type MigrationProgress
-} from '../../../server/db/migrate.ts'
+import { checksumMatches, compareHistory, listLocalMigrations, migrate, MigrationError, migrationStatus, MIGRATIONS_TABLE_DDL, sqliteFilePath, type MigrationErrorCode, type MigrationProgress } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 
 interface Fixture { dir: string; url: string; migrationsDir: string; init: string }
 
@@ -19,7 +17,7 @@ interface Fixture { dir: string; url: string; migrationsDir: string; init: strin
 async function fixture (t: TestContext): Promise<Fixture> {
   const dir = await tempDir(t, 'amorce-migrate-')
   const migrationsDir = path.join(dir, 'migrations')
-  await cp(migrationsDirOf('sqlite'), migrationsDir, { recursive: true })
+  await cp(referenceSchema.migrationsDir('sqlite'), migrationsDir, { recursive: true })
   const [first] = await listLocalMigrations('sqlite', { migrationsDir })
   assert.ok(first, 'the repository ships at least the init migration')
   return { dir, url: `file:${path.join(dir, 'app.db')}`, migrationsDir, init: first.name }
@@ -192,7 +190,7 @@ test('an applied migration missing from the local directory is reported', async 
   await addMigration(fx, '30000101000000_notes', 'CREATE TABLE "Note" ("id" INTEGER NOT NULL PRIMARY KEY);\n')
   await migrate({ provider: 'sqlite', url: fx.url, migrationsDir: fx.migrationsDir })
   const older = path.join(fx.dir, 'older-code')
-  await cp(migrationsDirOf('sqlite'), older, { recursive: true })
+  await cp(referenceSchema.migrationsDir('sqlite'), older, { recursive: true })
   const status = await migrationStatus({ provider: 'sqlite', url: fx.url, migrationsDir: older })
   assert.deepEqual(status, { applied: [fx.init, '30000101000000_notes'], pending: [], failed: [], modified: [], missingLocally: ['30000101000000_notes'] })
 })
@@ -256,7 +254,7 @@ test('unknown providers and URLs that do not match the provider are refused', as
   const fx = await fixture(t)
   await assert.rejects(migrate({ provider: 'mysql', url: 'postgresql://root@127.0.0.1:3306/x', migrationsDir: path.join(fx.dir, 'none') }), rejectsWith('invalidUrl'))
   await assert.rejects(migrate({ provider: 'postgresql', url: 'not a url', migrationsDir: path.join(fx.dir, 'none') }), rejectsWith('invalidUrl'))
-  await assert.rejects(migrate({ provider: 'oracle' as never, url: 'x' }), rejectsWith('unknownProvider'))
+  await assert.rejects(migrate({ provider: 'oracle' as never, url: 'x', migrationsDir: 'x' }), rejectsWith('unknownProvider'))
 })
 
 test('a migrations directory for another provider is refused', async (t) => {

@@ -3,8 +3,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { fc, runs } from '../../helpers/fuzz.ts'
-import { buildDatabaseUrl, DatabaseUrlError, mariadbConfig, parseDatabaseUrl, pgConfig, redactUrl, type ServerConnection } from '../../../server/db/url.ts'
-import { parseServerVersion, versionTooOld, classifyPgError, classifyMysqlError } from '../../../server/db/probe.ts'
+import { DatabaseUrlError, redactUrl, type ServerConnection } from '../../../server/db/url.ts'
+import { parseServerVersion, versionTooOld } from '../../../server/db/probe.ts'
+import { buildDatabaseUrl, parseDatabaseUrl } from '../../../server/db/engines/index.ts'
+import { mariadbConfig } from '../../../server/db/engines/mysql.ts'
+import { pgConfig } from '../../../server/db/engines/postgresql.ts'
+import { classifyPgError } from '../../../server/db/engines/postgresql.ts'
+import { classifyMysqlError } from '../../../server/db/engines/mysql.ts'
 
 const base: ServerConnection = { provider: 'postgresql', host: 'db.example.com', port: 5432, user: 'app', password: 'secret', database: 'amorce', tls: 'off', caFile: '' }
 
