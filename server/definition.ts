@@ -43,6 +43,11 @@ export interface AppSchema {
   migrationsDir(provider: DatabaseProvider): string
   /** Column value formats the backup verification enforces, e.g. `{ 'User.passwordHash': 'argon2id' }`. */
   valueFormats?: Readonly<Record<string, 'argon2id'>>
+  /**
+   * The providers whose generated client is absent (e.g. `npm ci --ignore-scripts` skipped the build), for the
+   * prerequisites step; a cheap file check where the host knows where its clients are. Without it, each client is loaded.
+   */
+  missingClients?(): DatabaseProvider[]
 }
 
 /** An administrator as Amorce handles it; `id` is whatever the host's table uses. */

@@ -28,7 +28,8 @@ export const referenceSchema: AppSchema = {
     return module.PrismaClient
   },
   migrationsDir: provider => packageDir('prisma', provider, 'migrations'),
-  valueFormats: { 'AdminUser.passwordHash': 'argon2id' }
+  valueFormats: { 'AdminUser.passwordHash': 'argon2id' },
+  missingClients: () => missingPrismaClients()
 }
 
 /** Providers whose generated client is missing, e.g. after `npm ci --ignore-scripts` (no `prepare`, no build). */

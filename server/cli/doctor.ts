@@ -37,8 +37,8 @@ function scrub (text: string, secrets: string[]): string {
   return out
 }
 
-async function prerequisites (config: AppConfig): Promise<Finding[]> {
-  return (await runChecks(config)).map(c => ({
+async function prerequisites (config: AppConfig, schema: AppSchema): Promise<Finding[]> {
+  return (await runChecks(config, { schema })).map(c => ({
     area: 'prerequisites',
     status: c.level === 'info' ? 'info' : c.ok ? 'ok' : c.level === 'required' ? 'fail' : 'warn',
     key: `setup.prerequisites.checks.${c.id}.${c.ok || c.level === 'info' ? 'ok' : 'fail'}`,
@@ -170,7 +170,7 @@ export async function doctor (ctx: CliContext): Promise<number> {
     return EXIT.config
   }
   const secrets = secretsOf(config)
-  const findings: Finding[] = [...await prerequisites(config)]
+  const findings: Finding[] = [...await prerequisites(config, (await ctx.app()).definition.schema)]
   findings.push({ area: 'config', status: 'ok', key: 'cli.doctor.config.read', params: { file: config.envFile, dataDir: config.dataDir, from: config.fromEnvironment.join(', ') || '—' } })
   const db = await database(config, secrets, (await ctx.app()).definition.schema)
   findings.push(...db.findings)

@@ -3,9 +3,9 @@
 // administrator accounts can be kept instead (they sign in with their old passwords).
 import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck } from '../../auth/password.ts'
 import { defineStep, type Errors, type WizardData } from '../step.ts'
-import { createPrismaClient } from '../../app/schema.ts'
+import { createClient } from '../../db/client.ts'
 import { recordInstallWithRestoredAdmins } from '../../backup/install.ts'
-import type { AdminStore } from '../../definition.ts'
+import type { AdminStore, AmorceDb, AppSchema } from '../../definition.ts'
 
 export const USERNAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]{2,31}$/u
 export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/u
@@ -119,7 +119,7 @@ export const adminStep = defineStep({
       const { database, cache, admin } = ctx.answers
       const detail = { provider: database!.provider, cache: cache?.backend ?? '' }
       if (admin!.keepRestored) return recordInstallWithRestoredAdmins(ctx.data, detail, ctx.definition)
-      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition.admin)
+      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition)
       if (!outcome.created) {
         ctx.log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')
         return { key: 'setup.finalize.stages.adminKept', params: { username: outcome.username } }
@@ -221,9 +221,11 @@ export async function createWizardAdmin (
   admin: NonNullable<WizardData['answers']['admin']>,
   locale: string,
   detail: Record<string, string>,
-  store: AdminStore<any>
+  app: { schema: Pick<AppSchema, 'client'>, admin: AdminStore<any> }
 ): Promise<{ created: boolean, username: string }> {
-  const db = await createPrismaClient(provider, url)
+  // The app's own client (its users table is where its store writes), not the reference app's.
+  const store = app.admin
+  const db = await createClient<Pick<AmorceDb, 'setting' | '$disconnect'> & { $transaction<T>(fn: (tx: any) => Promise<T>): Promise<T> }>(app.schema, provider, url)
   const account = { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale }
   // Without the claim, this resumes an install whose claim, account and audit row were written together:
   // the account is updated, the install is not recorded twice.

@@ -4,6 +4,8 @@ import { mkdir, open, rm, statfs } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { AppConfig } from '../../config/config.ts'
+import type { AppSchema } from '../../definition.ts'
+import { PROVIDERS } from '../../db/engines/index.ts'
 import { missingPrismaClients } from '../../app/schema.ts'
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/engines/sqlite.ts'
@@ -39,7 +41,15 @@ async function dirWritable (dir: string): Promise<string | null> {
   }
 }
 
-export async function runChecks (config: AppConfig, opts: { generatedDir?: string } = {}): Promise<CheckResult[]> {
+/** The app's providers without a generated client: its own file check, else each client loaded (a host's schema). */
+async function missingClientsOf (schema: AppSchema): Promise<string[]> {
+  if (schema.missingClients) return schema.missingClients()
+  const loaded = await Promise.all(PROVIDERS.map(p => schema.client(p).then(() => null, () => p)))
+  return loaded.filter(p => p !== null)
+}
+
+/** `generatedDir` (tests): the reference app's file check on another directory. */
+export async function runChecks (config: AppConfig, opts: { schema: AppSchema, generatedDir?: string }): Promise<CheckResult[]> {
   const [major, minor] = process.versions.node.split('.').map(Number)
   const nodeOk = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
 
@@ -56,7 +66,7 @@ export async function runChecks (config: AppConfig, opts: { generatedDir?: strin
   let sqliteError = ''
   try { sqlite = await sqliteDriverVersion() } catch (err) { sqliteError = (err as Error).message.slice(0, 200) }
 
-  const missingClients = missingPrismaClients(opts.generatedDir)
+  const missingClients = opts.generatedDir ? missingPrismaClients(opts.generatedDir) : await missingClientsOf(opts.schema)
 
   // Numbers, formatted by the page's language (74,2 in French).
   const gib = (n: number) => Math.round(n / 1024 ** 3 * 10) / 10
@@ -79,11 +89,11 @@ export const prerequisitesStep = defineStep({
   values: () => ({}),
   unattended: () => ({}),
   async view (ctx) {
-    const checks = await runChecks(ctx.config)
+    const checks = await runChecks(ctx.config, { schema: ctx.definition.schema })
     return { checks, blocking: checks.some(c => c.level === 'required' && !c.ok) }
   },
   async submit (_input, ctx) {
-    const checks = await runChecks(ctx.config)
+    const checks = await runChecks(ctx.config, { schema: ctx.definition.schema })
     const failing = checks.filter(c => c.level === 'required' && !c.ok)
     if (failing.length > 0) {
       return { errors: { _form: { key: 'setup.prerequisites.errors.requiredFailing', params: { count: failing.length } } }, view: { checks, blocking: true } }

@@ -8,9 +8,9 @@ import { createClient } from '@libsql/client'
 import { authorizedClient, build, STRONG_PASSWORD, walkToFinalize } from '../../helpers/app.ts'
 import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
 
 async function admins (file: string): Promise<string[]> {
   const db = createClient({ url: `file:${file}` })
@@ -64,13 +64,13 @@ test('the admin claim: concurrent creations with different usernames leave exact
   await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA'
   const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']
-  const outcomes = await Promise.all(names.map(n => createWizardAdmin('sqlite', url, { username: n, email: `${n}@example.com`, passwordHash: hash }, 'en', {}, adminStore)))
+  const outcomes = await Promise.all(names.map(n => createWizardAdmin('sqlite', url, { username: n, email: `${n}@example.com`, passwordHash: hash }, 'en', {}, { schema: referenceSchema, admin: adminStore })))
   const rows = await admins(path.join(dir, 'race.db'))
   assert.equal(rows.length, 1, `admins: ${rows.join(', ')}`)
   assert.equal(outcomes.filter(o => o.created).length, 1)
   assert.ok(outcomes.every(o => o.username === rows[0]), 'every loser is told who won')
   // Resuming with the winner's username updates the same row; another username is kept out.
-  assert.deepEqual(await createWizardAdmin('sqlite', url, { username: rows[0], email: 'new@example.com', passwordHash: hash }, 'fr', {}, adminStore), { created: true, username: rows[0] })
-  assert.deepEqual(await createWizardAdmin('sqlite', url, { username: 'zed', email: 'zed@example.com', passwordHash: hash }, 'en', {}, adminStore), { created: false, username: rows[0] })
+  assert.deepEqual(await createWizardAdmin('sqlite', url, { username: rows[0], email: 'new@example.com', passwordHash: hash }, 'fr', {}, { schema: referenceSchema, admin: adminStore }), { created: true, username: rows[0] })
+  assert.deepEqual(await createWizardAdmin('sqlite', url, { username: 'zed', email: 'zed@example.com', passwordHash: hash }, 'en', {}, { schema: referenceSchema, admin: adminStore }), { created: false, username: rows[0] })
   assert.deepEqual(await admins(path.join(dir, 'race.db')), [rows[0]])
 })

@@ -9,10 +9,10 @@ import { requireRedisServerBinary, startPrivateRedis } from '../../helpers/redis
 import { ADMIN, installedApp } from '../cache/installed.ts'
 import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 
 import { hashPassword } from '../../../server/auth/password.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
 import { createPrismaClient } from '../../../server/app/schema.ts'
 
 const PROTOTYPE_NAMES = [
@@ -83,9 +83,9 @@ test('resuming after the admin stage does not add a second install.completed aud
   const url = `file:${path.join(dir, 'app.db')}`
   await migrate({ provider: 'sqlite', migrationsDir: referenceSchema.migrationsDir('sqlite'), url })
   const admin = { username: 'admin', email: 'admin@example.com', passwordHash: await hashPassword('Correct-Horse-Battery-Staple-42') }
-  assert.deepEqual(await createWizardAdmin('sqlite', url, admin, 'en', { provider: 'sqlite', cache: 'memory' }, adminStore), { created: true, username: 'admin' })
+  assert.deepEqual(await createWizardAdmin('sqlite', url, admin, 'en', { provider: 'sqlite', cache: 'memory' }, { schema: referenceSchema, admin: adminStore }), { created: true, username: 'admin' })
   // The resumed run repeats the admin stage (the journal's stages are redone, each idempotent).
-  assert.deepEqual(await createWizardAdmin('sqlite', url, { ...admin, email: 'new@example.com' }, 'en', { provider: 'sqlite', cache: 'memory' }, adminStore), { created: true, username: 'admin' })
+  assert.deepEqual(await createWizardAdmin('sqlite', url, { ...admin, email: 'new@example.com' }, 'en', { provider: 'sqlite', cache: 'memory' }, { schema: referenceSchema, admin: adminStore }), { created: true, username: 'admin' })
   const db = await createPrismaClient('sqlite', url)
   t.after(() => db.$disconnect())
   assert.equal(await db.auditLog.count({ where: { event: 'install.completed' } }), 1)

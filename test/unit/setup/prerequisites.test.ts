@@ -6,6 +6,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig } from '../../../server/config/config.ts'
 import { missingPrismaClients, MIN_NODE, runChecks } from '../../../server/setup/steps/prerequisites.ts'
+import { referenceSchema } from '../../../server/app/schema.ts'
+import type { AppSchema } from '../../../server/definition.ts'
 import { repoRoot } from '../../helpers/server.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
@@ -21,7 +23,7 @@ test('the Node floor checked is the one package.json declares in engines', async
 
 test('the generated Prisma clients beside the running code are found', async t => {
   assert.deepEqual(missingPrismaClients(), [])
-  const check = (await runChecks(await config(t))).find(c => c.id === 'prismaClient')
+  const check = (await runChecks(await config(t), { schema: referenceSchema })).find(c => c.id === 'prismaClient')
   assert.deepEqual(check, { id: 'prismaClient', level: 'required', ok: true, params: { missing: '' } })
 })
 
@@ -31,6 +33,18 @@ test('a missing generated client is a failing required check naming the provider
   await mkdir(path.join(generated, 'sqlite'))
   await writeFile(path.join(generated, 'sqlite', 'client.ts'), '')
   assert.deepEqual(missingPrismaClients(generated), ['postgresql', 'mysql'])
-  const check = (await runChecks(await config(t), { generatedDir: generated })).find(c => c.id === 'prismaClient')
+  const check = (await runChecks(await config(t), { schema: referenceSchema, generatedDir: generated })).find(c => c.id === 'prismaClient')
   assert.deepEqual(check, { id: 'prismaClient', level: 'required', ok: false, params: { missing: 'postgresql, mysql' } })
+})
+
+test("a host's schema without a file check: its clients are loaded, and one that does not load is named", async t => {
+  const host: AppSchema = {
+    client: async provider => {
+      if (provider === 'mysql') throw new Error('Cannot find module ./generated/mysql/client.js')
+      return class {} as unknown as Awaited<ReturnType<AppSchema['client']>>
+    },
+    migrationsDir: provider => path.join('/nowhere', provider)
+  }
+  const check = (await runChecks(await config(t), { schema: host })).find(c => c.id === 'prismaClient')
+  assert.deepEqual(check, { id: 'prismaClient', level: 'required', ok: false, params: { missing: 'mysql' } })
 })
