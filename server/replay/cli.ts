@@ -12,7 +12,8 @@ import { findChromium } from './replay.ts'
 import { playwrightAvailable } from './playwright.ts'
 import { defaultConcurrency, displayName, parseServersFile, replayFleet, resolveToken, ServersFileError, TokenError, type ServerEntry, type Target } from './fleet.ts'
 import { fleetReport, messageIndex, renderTable } from './report.ts'
-import { translator } from '../i18n.ts'
+import type { TFunction } from 'i18next'
+import { createI18n, translator } from '../i18n.ts'
 import { cliLanguage } from '../cli/context.ts'
 import { loadApp } from '../cli/app.ts'
 import { createRegistry, type Registry } from '../setup/registry.ts'
@@ -91,8 +92,12 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
   // The app the servers run: its steps (a host's own among them) are what the answers file may hold and the
   // replay fills. Found as `amorce` finds it: --app, else package.json's amorce.app, else the reference app.
   let registry: Registry
+  let translate: (lang: string) => TFunction
   try {
-    registry = createRegistry((await loadApp(process.cwd(), values.app)).definition.steps)
+    const { definition } = await loadApp(process.cwd(), values.app)
+    registry = createRegistry(definition.steps)
+    const texts = await createI18n(definition.locales, definition.languages)
+    translate = lang => texts.translator(lang)
   } catch (err) {
     console.error(t('replay.errors.app', { detail: (err as Error).message.split('\n')[0] }))
     return 2
@@ -142,6 +147,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
     chromiumPath,
     screenshotDir: values.screenshots,
     registry,
+    translate,
     keyOf,
     onStart: target => { if (!many) say(t('replay.run.start', { file: file ?? '', language: target.answers.language, url: target.name })) },
     onStep: (target, r) => say(`  ${tag(target)}✓ ${r.step.padEnd(14)} ${(r.ms / 1000).toFixed(2)} s`),

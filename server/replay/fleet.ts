@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Browser } from 'playwright-core'
 import type { Answers } from './answers.ts'
+import type { TFunction } from 'i18next'
 import type { Registry } from '../setup/registry.ts'
 import { launchChromium, replay, ReplayError, type ProgressReport, type StepReport } from './replay.ts'
 import { round, type KeyedLine, type ServerOutcome, type StepOutcome } from './report.ts'
@@ -199,6 +200,8 @@ export interface FleetOptions {
   screenshotDir?: string
   /** the steps of the app the servers run (a host's own among them); default: Amorce's own */
   registry?: Registry
+  /** the app's texts, by language (its own steps' labels among them) */
+  translate?: (lang: string) => TFunction
   /** the key and telling line of a page's message (report.ts messageIndex) */
   keyOf: (message: string) => KeyedLine | null
   onStart?: (target: Target) => void
@@ -255,6 +258,7 @@ export async function replayFleet (targets: Target[], opts: FleetOptions): Promi
             browser,
             screenshotDir: opts.screenshotDir,
             registry: opts.registry,
+            translate: opts.translate,
             onStep: r => {
               steps.push({ name: r.step, status: 'ok', seconds: round(r.ms / 1000), messageKey: null, message: null })
               opts.onStep?.(target, r)

@@ -279,6 +279,9 @@ async function checkRoutes (url: string, client: Client): Promise<void> {
 
 interface Install { server: RunningServer, env: NodeJS.ProcessEnv, database: { url: string } }
 const sqliteInstall: { value?: Install } = {}
+/** Directories kept for later tests of this file, removed when it ends. */
+const keptDirs: string[] = []
+after(() => Promise.all(keptDirs.map(d => rm(d, { recursive: true, force: true }))))
 
 /** The Site settings the stage wrote, and the administrators in the User table. */
 async function assertInstalled (client: Client, site: { name: string, timezone: string }): Promise<void> {
@@ -291,7 +294,9 @@ async function assertInstalled (client: Client, site: { name: string, timezone: 
 
 test('notes on sqlite, unattended: SITE_NAME and SITE_TIMEZONE preset the Site step, its stage stores them, and its routes answer', { timeout: 300_000 }, async t => {
   const { dir } = compiledApp()
-  const home = await tempDir(t, 'amorce-notes-home-')
+  // Kept until the file ends (an `after` inside a test would run when the test ends): the backup test backs it up.
+  const home = await mkdtemp(path.join(os.tmpdir(), 'amorce-notes-home-'))
+  keptDirs.push(home)
   const database = { url: `file:${path.join(home, 'data', 'notes.db')}` }
   const env = {
     ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data'), LOG_LEVEL: 'warn',
@@ -358,11 +363,11 @@ for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
 // ---------------------------------------------------------------------------------------------
 // A backup of notes on SQLite restores into PostgreSQL and into MariaDB, rows and relations identical
 
-/** Every row of the app, normalized (dates as ISO, decimals and bytes as text), relations included. */
+/** Every row of the app, normalized (dates as ISO, decimals and bytes as text), relations (tags, notes) as ids; Json as is. */
 async function snapshot (client: Client) {
   const norm = (v: unknown): unknown => v instanceof Date ? v.toISOString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex')
     : v && typeof v === 'object' && 'toFixed' in v ? String(v) : v
-  const rows = (list: Array<Record<string, unknown>>) => list.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? v.map(x => (x as { id: number }).id) : norm(v)])))
+  const rows = (list: Array<Record<string, unknown>>) => list.map(r => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'tags' || k === 'notes' ? (v as Array<{ id: number }>).map(x => x.id) : norm(v)])))
   return {
     users: rows(await client.user.findMany({ orderBy: { id: 'asc' } })),
     notes: rows(await client.note.findMany({ orderBy: { id: 'asc' }, include: { tags: { select: { id: true }, orderBy: { id: 'asc' } } } })),

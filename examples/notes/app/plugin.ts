@@ -71,11 +71,13 @@ export default async function notesApp (app: FastifyInstance): Promise<void> {
     if (!user) return reply.redirect(`${base()}/login`, 303)
     const current = await site()
     const format = new Intl.DateTimeFormat(req.lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: current.timezone })
+    // Hours as the reader writes numbers (1,5 in French); the Decimal's exact digits, at most two decimals.
+    const number = new Intl.NumberFormat(req.lang, { maximumFractionDigits: 2 })
     const notes = await db().note.findMany({ include: { tags: { orderBy: { name: 'asc' } }, author: true }, orderBy: { id: 'desc' } })
     return page(reply).page('notes/list', {
       site: current,
       user: { username: user.username, role: user.role },
-      notes: notes.map(n => ({ id: n.id, title: n.title, body: n.body, author: n.author.username, at: format.format(n.createdAt), hours: n.hours?.toString() ?? '', tags: n.tags.map(t => t.name) })),
+      notes: notes.map(n => ({ id: n.id, title: n.title, body: n.body, author: n.author.username, at: format.format(n.createdAt), hours: n.hours === null ? '' : number.format(Number(n.hours.toString())), tags: n.tags.map(t => t.name) })),
       values,
       errors
     }, status)
