@@ -47,7 +47,7 @@ export interface AppSchema {
    * The providers whose generated client is absent (e.g. `npm ci --ignore-scripts` skipped the build), for the
    * prerequisites step; a cheap file check where the host knows where its clients are. Without it, each client is loaded.
    */
-  missingClients?(): DatabaseProvider[]
+  missingClients?(providers: readonly DatabaseProvider[]): DatabaseProvider[]
 }
 
 /** An administrator as Amorce handles it; `id` is whatever the host's table uses. */

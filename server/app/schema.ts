@@ -4,15 +4,12 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { AppSchema, PrismaClientClass } from '../definition.ts'
-import { createClient, preloadClient } from '../db/client.ts'
-import { PROVIDERS, type DatabaseProvider } from '../db/engines/index.ts'
-import { packageDir } from '../paths.ts'
+import type { AppSchema, DatabaseProvider, PrismaClientClass } from '../index.ts'
+import { root } from './root.ts'
 import type { PrismaClient } from '../db/generated/sqlite/client.ts'
 
 /** The three generated clients share one model source, so the SQLite client's type stands for all of them. */
 export type ReferenceDb = PrismaClient
-export type Db = ReferenceDb
 
 declare module '../index.ts' {
   interface AmorceTypes { db: ReferenceDb }
@@ -27,21 +24,12 @@ export const referenceSchema: AppSchema = {
     const module = await import(path.join(generatedDir, provider, `client${moduleExt}`)) as { PrismaClient: PrismaClientClass }
     return module.PrismaClient
   },
-  migrationsDir: provider => packageDir('prisma', provider, 'migrations'),
+  migrationsDir: provider => path.join(root, 'prisma', provider, 'migrations'),
   valueFormats: { 'AdminUser.passwordHash': 'argon2id' },
-  missingClients: () => missingPrismaClients()
+  missingClients: providers => missingPrismaClients(providers)
 }
 
 /** Providers whose generated client is missing, e.g. after `npm ci --ignore-scripts` (no `prepare`, no build). */
-export function missingPrismaClients (dir: string = generatedDir): DatabaseProvider[] {
-  return PROVIDERS.filter(p => !existsSync(path.join(dir, p, `client${moduleExt}`)))
-}
-
-/** The reference app's client: createClient(referenceSchema, …). */
-export function createPrismaClient (provider: DatabaseProvider, url: string): Promise<Db> {
-  return createClient<Db>(referenceSchema, provider, url)
-}
-
-export function preloadPrismaClient (provider: DatabaseProvider): Promise<void> {
-  return preloadClient(referenceSchema, provider)
+export function missingPrismaClients (providers: readonly DatabaseProvider[], dir: string = generatedDir): DatabaseProvider[] {
+  return providers.filter(p => !existsSync(path.join(dir, p, `client${moduleExt}`)))
 }

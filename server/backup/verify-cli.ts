@@ -2,7 +2,7 @@
 // wizard, for the reference app (its schema: server/app/schema.ts). Reads the whole file, writes nothing, prints
 // every problem (localized) and exits 1 when there is one. Without --provider, the backup is checked for each
 // engine (their limits differ).
-import { referenceSchema } from '../app/schema.ts'
+import { referenceSchema } from '../reference.ts'
 import { isProvider, PROVIDERS } from '../db/engines/index.ts'
 import { isLanguage, translator, type Language } from '../i18n.ts'
 import { verifyBackupFile } from './verify.ts'

@@ -13,7 +13,7 @@ import { adminConnection, adminQuery, createDatabase, createRole, dropAfter, req
 import { listLocalMigrations } from '../../server/db/migrate.ts'
 import { type ServerProvider } from '../../server/db/url.ts'
 import { buildDatabaseUrl } from '../../server/db/engines/index.ts'
-import { referenceSchema } from '../../server/app/schema.ts'
+import { referenceSchema } from '../../server/reference.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 

@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { AppConfig } from '../../config/config.ts'
 import type { AppSchema } from '../../definition.ts'
 import { PROVIDERS } from '../../db/engines/index.ts'
-import { missingPrismaClients } from '../../app/schema.ts'
+import { missingPrismaClients } from '../../reference.ts'
 import { envFileWritable } from '../../config/envfile.ts'
 import { sqliteDriverVersion } from '../../db/engines/sqlite.ts'
 import { fsCause } from '../../i18n.ts'
@@ -27,7 +27,7 @@ export const MIN_FREE_BYTES = 200 * 1024 * 1024
 const COMFORTABLE_FREE_BYTES = 2 * 1024 * 1024 * 1024
 
 // The reference app's generated clients (server/app/schema.ts knows where they are).
-export { generatedDir, missingPrismaClients } from '../../app/schema.ts'
+export { generatedDir, missingPrismaClients } from '../../reference.ts'
 
 async function dirWritable (dir: string): Promise<string | null> {
   try {
@@ -43,7 +43,7 @@ async function dirWritable (dir: string): Promise<string | null> {
 
 /** The app's providers without a generated client: its own file check, else each client loaded (a host's schema). */
 async function missingClientsOf (schema: AppSchema): Promise<string[]> {
-  if (schema.missingClients) return schema.missingClients()
+  if (schema.missingClients) return schema.missingClients(PROVIDERS)
   const loaded = await Promise.all(PROVIDERS.map(p => schema.client(p).then(() => null, () => p)))
   return loaded.filter(p => p !== null)
 }

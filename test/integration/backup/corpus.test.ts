@@ -18,7 +18,7 @@ import { translator } from '../../../server/i18n.ts'
 import { authorizedClient, build, text, tempDir } from '../../helpers/app.ts'
 import { tarOf } from '../../helpers/tar.ts'
 import { emptyDatabase, seed } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 type Row = Record<string, unknown>

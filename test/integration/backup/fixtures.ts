@@ -11,7 +11,7 @@ import { appSchema } from '../../../server/backup/schema.ts'
 import { migrate, type Provider } from '../../../server/db/migrate.ts'
 import { requireService } from '../../helpers/services.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { engineOf } from '../../../server/db/engines/index.ts'
 
 const APP_TABLES = await appSchema(referenceSchema)

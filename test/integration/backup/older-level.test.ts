@@ -12,7 +12,7 @@ import { restoreBackup } from '../../../server/backup/restore.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 const LATER = '29991231000000_setting_note'

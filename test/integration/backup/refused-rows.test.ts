@@ -15,7 +15,7 @@ import { END_OF_ARCHIVE, fileHeader, padding } from '../../../server/backup/tar.
 import { listLocalMigrations, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, migrationsAvailable } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { engineOf } from '../../../server/db/engines/index.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 

@@ -13,7 +13,7 @@ import { migrate } from '../../../server/db/migrate.ts'
 import type { WizardData } from '../../../server/setup/wizard.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 test('a resumed install skips a restore its crashed run had committed; another backup is still refused', async t => {

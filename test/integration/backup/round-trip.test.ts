@@ -10,7 +10,7 @@ import { restoreBackup } from '../../../server/backup/restore.ts'
 import type { Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, migrationsAvailable, nextAuditLogId, sampleRows, seed } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 async function backupTo (t: TestContext, provider: Provider, url: string): Promise<string> {

@@ -9,7 +9,7 @@ import { hashPassword } from '../../../server/auth/password.ts'
 import { createBackup } from '../../../server/backup/create.ts'
 import { authorizedClient, build, Client, STRONG_PASSWORD, text, tempDir } from '../../helpers/app.ts'
 import { emptyDatabase, logicalDump, sampleRows, seed } from './fixtures.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 const OLD_PASSWORD = 'Old-Account-Password-Still-Works-7'

@@ -13,7 +13,7 @@ import { tempDir } from '../../helpers/tmp.ts'
 import { hashPassword } from '../../../server/auth/password.ts'
 import { LOGIN_MAX_FAILURES } from '../../../server/app/routes.ts'
 import { ADMIN, installedEnv, writeEnv } from './installed.ts'
-import { createPrismaClient } from '../../../server/app/schema.ts'
+import { createPrismaClient } from '../../../server/reference.ts'
 
 /** A browser's cookie jar over fetch, good for one site (both instances are the same site). */
 class Browser {

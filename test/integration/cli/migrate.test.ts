@@ -11,7 +11,7 @@ import { migrate, type Provider } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { emptyDatabase, logicalDump, seed } from '../backup/fixtures.ts'
 import { runCli } from './run.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 const INIT = '20261121233927_init'

@@ -14,7 +14,7 @@ import {
   databaseTarget, diffScript, openSchemaEngine, postgresDevUrl, readMigrationsList, schemaTarget, SCHEMA_FILTER, type EngineProvider
 } from '../../../scripts/db-migration.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { PRISMA_ADVISORY_LOCK_KEY } from '../../../server/db/engines/postgresql.ts'
 
 // The server where Prisma's engine makes its shadow databases; the tests create their databases there too.

@@ -11,9 +11,9 @@ import { listLocalMigrations, migrate, MigrationError, migrationStatus } from '.
 import { type ServerConnection } from '../../../server/db/url.ts'
 import { createDatabase, requireServer } from '../../helpers/databases.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
-import { createPrismaClient } from '../../../server/app/schema.ts'
+import { createPrismaClient } from '../../../server/reference.ts'
 import { mariadbConfig } from '../../../server/db/engines/mysql.ts'
 import { MYSQL_LOCK_NAME } from '../../../server/db/engines/mysql.ts'
 

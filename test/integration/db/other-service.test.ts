@@ -14,7 +14,7 @@ import { authorizedClient, build, text } from '../../helpers/app.ts'
 import { adminConnection, requireServer } from '../../helpers/databases.ts'
 import { tcpListener } from '../../helpers/net.ts'
 import { requireRedis } from '../../helpers/redis.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 
 /** Cases run: printed at the end for the report. */
 let cases = 0

@@ -9,7 +9,7 @@ import { refusedPort, tcpListener } from '../../helpers/net.ts'
 import {
   adminConnection, adminQuery, createDatabase, createRole, dropAfter, requireServer, uniqueName
 } from '../../helpers/databases.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
 
 /** Whether pg_hba.conf lets 127.0.0.1 in without a password (then no password can be wrong). */

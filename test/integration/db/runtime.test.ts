@@ -9,7 +9,7 @@ import { build, tempDir, text } from '../../helpers/app.ts'
 import { adminQuery, createDatabase, requireServer } from '../../helpers/databases.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { buildDatabaseUrl } from '../../../server/db/engines/index.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 
 for (const provider of ['postgresql', 'mysql'] as const) {
   test(`${provider}: an installed app on an empty database applies the migrations, then serves normal mode`, async t => {

@@ -8,7 +8,7 @@ import { createClient } from '@libsql/client'
 import { authorizedClient, build, STRONG_PASSWORD, walkToFinalize } from '../../helpers/app.ts'
 import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 

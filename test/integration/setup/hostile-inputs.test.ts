@@ -9,11 +9,11 @@ import { requireRedisServerBinary, startPrivateRedis } from '../../helpers/redis
 import { ADMIN, installedApp } from '../cache/installed.ts'
 import { createWizardAdmin } from '../../../server/setup/finalize.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { migrate } from '../../../server/db/migrate.ts'
 
 import { hashPassword } from '../../../server/auth/password.ts'
-import { createPrismaClient } from '../../../server/app/schema.ts'
+import { createPrismaClient } from '../../../server/reference.ts'
 
 const PROTOTYPE_NAMES = [
   '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable',

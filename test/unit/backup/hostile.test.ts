@@ -13,7 +13,7 @@ import { tarOf as tarArchive, type TarEntry } from '../../helpers/tar.ts'
 import { verifyBackup } from '../../../server/backup/verify.ts'
 import { listLocalMigrations } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { adminStore } from '../../../server/app/admin-store.ts'
 
 const APP_TABLES = await appSchema(referenceSchema)

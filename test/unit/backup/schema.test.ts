@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import { schemaFromMigrations } from '../../../server/backup/schema.ts'
 import { listLocalMigrations, type LocalMigration } from '../../../server/db/migrate.ts'
 import { Prisma } from '../../../server/db/generated/sqlite/client.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 import { engineOf } from '../../../server/db/engines/index.ts'
 
 const sqlite = await listLocalMigrations('sqlite', { migrationsDir: referenceSchema.migrationsDir('sqlite') })

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test'
 import { createClient, type Client } from '@libsql/client'
 import { checksumMatches, compareHistory, listLocalMigrations, migrate, MigrationError, migrationStatus, MIGRATIONS_TABLE_DDL, sqliteFilePath, type MigrationErrorCode, type MigrationProgress } from '../../../server/db/migrate.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import { referenceSchema } from '../../../server/app/schema.ts'
+import { referenceSchema } from '../../../server/reference.ts'
 
 interface Fixture { dir: string; url: string; migrationsDir: string; init: string }
 
