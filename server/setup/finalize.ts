@@ -254,7 +254,7 @@ function scrub (text: string, secrets: string[]): string {
 }
 
 /** Every secret the answers hold: secret fields, passwords inside addresses, what the steps keep aside. */
-function secretsOf (registry: Registry, data: WizardData): string[] {
+export function secretsOf (registry: Registry, data: WizardData): string[] {
   const found: string[] = []
   for (const [id, answer] of Object.entries(data.answers)) {
     if (!answer || typeof answer !== 'object') continue
@@ -267,6 +267,23 @@ function secretsOf (registry: Registry, data: WizardData): string[] {
   }
   for (const kept of Object.values(data.kept)) found.push(...Object.values(kept))
   return found.filter(Boolean)
+}
+
+/** The values the `.env` is written from (what StageContext.values holds); a dry run's plan reads the same. */
+export function installValues (data: WizardData, setup: { sessionSecret: string }): ConfigValues {
+  const { database, cache } = data.answers
+  const values: ConfigValues = {
+    databaseProvider: database?.provider,
+    databaseUrl: database?.url,
+    cacheBackend: cache?.backend,
+    cacheDir: cache?.dir,
+    sessionSecret: setup.sessionSecret,
+    appLocale: data.answers.language ?? 'en'
+  }
+  // Redis: the URL with its password (kept apart in the answers), for the .env only.
+  const redisUrl = cacheRedisUrl(cache)
+  if (redisUrl) values.redisUrl = redisUrl
+  return values
 }
 
 interface RunContext {
@@ -339,17 +356,7 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps, registry: Regi
     run.journalOn = false
   }
 
-  const values: ConfigValues = {
-    databaseProvider: database.provider,
-    databaseUrl: database.url,
-    cacheBackend: cache.backend,
-    cacheDir: cache.dir,
-    sessionSecret: setup.sessionSecret,
-    appLocale: data.answers.language ?? 'en'
-  }
-  // Redis: the URL with its password (kept apart in the answers), for the .env only.
-  const redisUrl = cacheRedisUrl(cache)
-  if (redisUrl) values.redisUrl = redisUrl
+  const values = installValues(data, setup)
 
   for (const s of registry.stages) {
     let client: { $disconnect(): Promise<void> } | undefined
