@@ -146,10 +146,9 @@ export function renderTable (report: FleetReport, t: TFunction, line: (o: Server
   const none = t('replay.table.none')
   const header = ['server', 'outcome', 'failedStep', 'message', 'time'].map(c => t(`replay.table.${c}`))
   // A dry run's outcomes are verdicts: "accepted" or "refused", not "installed".
-  const status = report.dryRun ? 'replay.dryRun.status' : 'replay.status'
   const rows = report.servers.map(s => [
     s.name,
-    t(`${status}.${s.status}`),
+    report.dryRun ? t(`replay.dryRun.status.${s.status}`) : t(`replay.status.${s.status}`),
     s.failedStep ?? none,
     s.status === 'ok' ? none : line(s) ?? none,
     t('replay.table.seconds', { seconds: s.seconds })

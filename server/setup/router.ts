@@ -16,7 +16,8 @@ import { tokenMatches } from './token.ts'
 import { answersSnapshot, newWizardData, type Registry } from './registry.ts'
 import type { Errors, FieldError, Input, Step, StepContext, WizardData } from './step.ts'
 import { wizardState } from './state.ts'
-import { discardSession, dryRunPlan, dryRunVerdict, isDryRun } from './dry-run.ts'
+import { isDryRun } from './dry-run.ts'
+import { discardSession, dryRunPlan, dryRunVerdict } from './dry-run-plan.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {

@@ -157,7 +157,7 @@ test('dry runs on SQLite: good answers exit 0 with the plan; a weak password, an
   }
 })
 
-test('dry run on PostgreSQL with a missing database and "create": exit 0, the plan says Install would create it, and it still does not exist', { timeout: 600_000 }, async t => {
+test('dry run on PostgreSQL with a missing database and "create": exit 0, the plan says Install would create it, and it still does not exist; the same answers then install', { timeout: 600_000 }, async t => {
   const browser = chromiumPath(t)
   if (!browser || !await requireServer(t, 'postgresql')) return
   const name = uniqueName()
@@ -191,4 +191,11 @@ test('dry run on PostgreSQL with a missing database and "create": exit 0, the pl
   const [rows] = await adminQuery('postgresql', `SELECT datname FROM pg_database WHERE datname = '${name}'`) as Array<unknown[]>
   assert.deepEqual(rows, [], 'the database was not created')
   assert.deepEqual(await snapshot(dir), before, 'the data directory and the .env location are as they were')
+
+  // The same answers, for real, on the same server (its token still valid): the database created, normal mode.
+  const install = await replayCli(['answers.json', '--url', server.url, '--data-dir', env.DATA_DIR!], { CHROMIUM_PATH: browser, ADMIN_PASSWORD: PASSWORD, DB_PASSWORD: role.password }, here)
+  assert.equal(install.code, 0, install.stdout + install.stderr)
+  const [created] = await adminQuery('postgresql', `SELECT datname FROM pg_database WHERE datname = '${name}'`) as Array<unknown[]>
+  assert.equal(created.length, 1, 'the real install created it')
+  assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', db: 'ok', cache: 'ok' })
 })
