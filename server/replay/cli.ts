@@ -168,7 +168,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
           for (const line of rest) console.error(`      ${tag(target)}${line}`)
           if (o.screenshot) console.error(`    ${tag(target)}${t('replay.run.screenshot', { file: o.screenshot })}`)
         }
-        for (const line of renderDryRun(o.dryRun, t)) say(`  ${tag(target)}${line}`)
+        for (const line of renderDryRun(o.dryRun, t, o.failedStep !== 'token' && o.failedStep !== 'browser')) say(`  ${tag(target)}${line}`)
         return
       }
       if (o.status === 'ok') {

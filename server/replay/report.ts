@@ -165,8 +165,8 @@ export function renderTable (report: FleetReport, t: TFunction, line: (o: Server
   ].join('\n')
 }
 
-/** A dry run's plan as lines for a person (the CLI's text output), secrets already masked by the server. */
-export function renderDryRun (d: DryRunReport, t: TFunction): string[] {
+/** A dry run's plan as lines for a person (the CLI's text output), secrets already masked by the server; `opened`: a session was. */
+export function renderDryRun (d: DryRunReport, t: TFunction, opened = true): string[] {
   const lines: string[] = []
   if (d.database) lines.push(t(d.database.create ? 'replay.dryRun.databaseCreate' : 'replay.dryRun.databaseExisting', { target: d.database.target, engine: t(`setup.database.providers.${d.database.provider}`) }))
   if (d.migrations) {
@@ -185,6 +185,7 @@ export function renderDryRun (d: DryRunReport, t: TFunction): string[] {
     lines.push(t('replay.dryRun.env', { file: d.envFile }))
     for (const e of d.env) lines.push(`  ${e.key}=${e.value}`)
   }
-  lines.push(t(d.sessionEnded ? 'replay.dryRun.sessionEnded' : 'replay.dryRun.sessionNotEnded'))
+  // Refused at the token: no session was opened, there is nothing to end.
+  if (opened) lines.push(t(d.sessionEnded ? 'replay.dryRun.sessionEnded' : 'replay.dryRun.sessionNotEnded'))
   return lines
 }

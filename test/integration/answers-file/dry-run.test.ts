@@ -120,3 +120,17 @@ test('a dry run ended before the summary: refused with the step to complete, and
   assert.equal(JSON.parse(end.body.match(/id="dry-run-result">(.*?)<\/script>/s)![1]).accepted, false)
   assert.equal(existsSync(upload), false, 'the upload is deleted')
 })
+
+test('the one-time link with dry-run=1 opens a dry-run session; without it, a session is a real one (its Install is not refused as a dry run)', async t => {
+  const { app } = await build(t)
+  const link = new Client(app)
+  const res = await link.get(`/setup?token=${encodeURIComponent(app.amorce.setup!.token)}&dry-run=1`)
+  assert.equal(res.statusCode, 303)
+  assert.equal(res.headers.location, '/setup', 'the token and the flag leave the address')
+  assert.match(text(await link.get('/setup/language')), /Dry run: nothing will be installed\./)
+  const plain = new Client(app)
+  await plain.post('/setup/token', { token: app.amorce.setup!.token })
+  const page = text(await plain.get('/setup/language'))
+  assert.doesNotMatch(page, /Dry run: nothing will be installed/)
+  assert.equal((await plain.post('/setup/dry-run/end', {})).statusCode, 303, 'a real session has no dry run to end')
+})
