@@ -3,9 +3,11 @@
 // secret in any form (the Redis and admin passwords are ${REDIS_PASSWORD} and ${ADMIN_PASSWORD}); a dry run of it
 // against server B writes nothing there (no file, no Redis key); then the replay installs B with the passwords
 // from the environment: normal mode with Redis, and B's .env has A's keys and values but for secrets and paths.
+// A person's dry run on B in a browser passes axe-core on each of its pages (the choice, the notice, the plan, the end).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import dotenv from 'dotenv'
@@ -105,6 +107,46 @@ test('install by clicking with a password-protected Redis, download the answers,
   await writeFile(path.join(here, 'answers.json'), exported)
   const env = { CHROMIUM_PATH: browserPath, ADMIN_PASSWORD, REDIS_PASSWORD, AMORCE_LANG: 'en', DATA_DIR: b.env.DATA_DIR }
   const before = await snapshot(b.dir)
+
+  // A person's dry run of the same answers on B, in French: the token page's choice, the notice on every page,
+  // the plan on the summary and the end page, each with 0 axe violations and nothing wider than 320 px.
+  const axeContext = await browser.newContext({ locale: 'fr-FR', bypassCSP: true, viewport: { width: 320, height: 800 } })
+  await axeContext.addInitScript({ content: await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8') })
+  const person = await axeContext.newPage()
+  const problems: string[] = []
+  const check = async (name: string) => {
+    const violations = await person.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (d: Document, o: object) => Promise<{ violations: Array<{ id: string, nodes: Array<{ target: string[] }> }> }> } }).axe
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
+    })
+    for (const v of violations) problems.push(`${name}: ${v}`)
+    const { scroll, inner } = await person.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }))
+    if (scroll > inner) problems.push(`${name}: ${scroll} px wide at ${inner} px`)
+  }
+  const fr = translator('fr')
+  await person.goto(`${b.server.url}/setup/token?dry-run=1`)
+  assert.equal(await person.getByRole('checkbox', { name: fr('setup.dryRun.choice'), exact: true }).isChecked(), true)
+  await check('token')
+  await person.getByLabel(fr('setup.token.label'), { exact: true }).fill((await readFile(path.join(b.env.DATA_DIR!, 'setup-token'), 'utf8')).trim())
+  await person.getByRole('button', { name: fr('setup.token.submit'), exact: true }).click()
+  await person.waitForURL(/\/setup\/language$/)
+  await person.getByText(fr('setup.dryRun.notice')).waitFor()
+  await check('language, dry run')
+  const frTyped: Record<string, unknown> = { ...typed, language: 'fr' }
+  for (const [i, s] of steps.entries()) {
+    if (s.final) break
+    await s.replay!({ ...ctx(s.id, steps[i + 1]?.id), page: person, t: fr, answer: frTyped[s.id], answers: frTyped, next: () => person.getByRole('button', { name: fr('common.next'), exact: true }).click(), expectNext: () => person.waitForURL(u => u.pathname.endsWith(`/setup/${steps[i + 1]?.id}`)) })
+  }
+  await person.getByRole('heading', { name: fr('setup.dryRun.planTitle') }).waitFor()
+  await check('summary with the plan')
+  await person.getByRole('button', { name: fr('setup.dryRun.end'), exact: true }).last().click()
+  await person.getByText(fr('setup.dryRun.accepted')).waitFor()
+  await check('end of the dry run')
+  await axeContext.close()
+  assert.deepEqual(problems, [])
+  assert.deepEqual(await snapshot(b.dir), before, 'a person\'s dry run wrote nothing on B')
+  assert.equal(await watch.dbsize(), 0, 'nor any key in its Redis')
+
   const dry = await runReplay(['answers.json', '--url', b.server.url, '--dry-run'], env, here)
   assert.equal(dry.code, 0, dry.out)
   assert.match(dry.out, /Install would be accepted/)
