@@ -1,7 +1,7 @@
 // Step 6: the first administrator. The password is checked for strength, hashed at once (argon2id)
 // and only the hash is kept in the wizard's session. After a backup restore, the restored
 // administrator accounts can be kept instead (they sign in with their old passwords).
-import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck } from '../../auth/password.ts'
+import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck, releasePasswordCheck } from '../../auth/password.ts'
 import { defineStep, type Errors, type WizardData } from '../step.ts'
 import { createClient } from '../../db/client.ts'
 import { recordInstallWithRestoredAdmins } from '../../backup/install.ts'
@@ -53,6 +53,7 @@ export const adminStep = defineStep({
       if (input.accounts === 'keep') {
         ctx.data.answers.admin = { username: '', email: '', passwordHash: '', keepRestored: true }
         delete ctx.data.kept.admin
+        void releasePasswordCheck()
         return {}
       }
     }
@@ -96,6 +97,9 @@ export const adminStep = defineStep({
       return { errors }
     }
 
+    // The password is accepted: the strength checker's dictionaries (some 70 MB, in a worker) are given back
+    // now rather than after their idle time; coming back to this page loads them again.
+    void releasePasswordCheck()
     const passwordHash = keepPrevious ? kept! : await hashPassword(password)
     ctx.data.answers.admin = { username, email, passwordHash }
     delete ctx.data.kept.admin
