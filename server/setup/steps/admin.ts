@@ -123,7 +123,8 @@ export const adminStep = defineStep({
       const { database, cache, admin } = ctx.answers
       const detail = { provider: database!.provider, cache: cache?.backend ?? '' }
       if (admin!.keepRestored) return recordInstallWithRestoredAdmins(ctx.data, detail, ctx.definition)
-      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition)
+      // The install's own client (shared by its stages), not one more.
+      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition, await ctx.db())
       if (!outcome.created) {
         ctx.log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')
         return { key: 'setup.finalize.stages.adminKept', params: { username: outcome.username } }
@@ -225,11 +226,14 @@ export async function createWizardAdmin (
   admin: NonNullable<WizardData['answers']['admin']>,
   locale: string,
   detail: Record<string, string>,
-  app: { schema: Pick<AppSchema, 'client'>, admin: AdminStore<any> }
+  app: { schema: Pick<AppSchema, 'client'>, admin: AdminStore<any> },
+  /** a client of the app's over `url` already open (the install's); else one is opened, and closed after */
+  client?: unknown
 ): Promise<{ created: boolean, username: string }> {
   // The app's own client (its users table is where its store writes), not the reference app's.
   const store = app.admin
-  const db = await createClient<Pick<AmorceDb, 'setting' | '$disconnect'> & { $transaction<T>(fn: (tx: any) => Promise<T>): Promise<T> }>(app.schema, provider, url)
+  type Db = Pick<AmorceDb, 'setting' | '$disconnect'> & { $transaction<T>(fn: (tx: any) => Promise<T>): Promise<T> }
+  const db = client as Db | undefined ?? await createClient<Db>(app.schema, provider, url)
   const account = { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale }
   // Without the claim, this resumes an install whose claim, account and audit row were written together:
   // the account is updated, the install is not recorded twice.
@@ -257,6 +261,6 @@ export async function createWizardAdmin (
       }
     }
   } finally {
-    await db.$disconnect()
+    if (!client) await db.$disconnect()
   }
 }
