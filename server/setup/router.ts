@@ -5,7 +5,7 @@
 // installed, all answer 404) and the token, bound to the session.
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import type { Language } from '../i18n.ts'
 import { answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, type FinalizeDeps, type StageEvent } from './finalize.ts'
@@ -62,6 +62,26 @@ function fieldError (e: ErrorObject): FieldError {
   return { key: 'setup.fields.invalid' }
 }
 
+/**
+ * A route's validator, compiled by Ajv at the route's first request rather than at start: compiling every
+ * step's schemas (and Ajv's meta-schema to check them) was a fifth of the cold start, and the first page needs
+ * one of them. A schema Ajv refuses then fails that route's first request (a 500, logged) instead of the start.
+ */
+function lazyValidator (ajv: Ajv, schema: unknown): ValidateFunction {
+  let compiled: ValidateFunction | undefined
+  const validate = ((data: unknown, dataCxt?: Parameters<ValidateFunction>[1]) => {
+    compiled ??= ajv.compile(schema as object)
+    const ok = compiled(data, dataCxt)
+    validate.errors = compiled.errors
+    return ok
+  }) as ValidateFunction
+  validate.errors = null
+  // Fastify hands the parent (the request) to a validator that has this, as to Ajv's own, so that coercions
+  // of a root value reach the request.
+  Object.defineProperty(validate, 'schemaEnv', { get: () => compiled?.schemaEnv ?? true })
+  return validate
+}
+
 export default async function setupRoutes (app: FastifyInstance, opts: SetupRoutesOptions): Promise<void> {
   const base = () => app.amorce.config.basePath
   const url = (p: string) => `${base()}/setup${p}`
@@ -71,7 +91,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   // This plugin's validator: every error at once (one message per field), unknown fields dropped, a
   // single repeated value read as that value.
   const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema))
 
   app.addHook('onRoute', route => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })
