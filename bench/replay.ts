@@ -1,12 +1,13 @@
 // Benchmark: how long a full install takes through the real UI, side by side with WordPress's own installer.
 // `npm run bench:replay [-- --runs 3] [--engines sqlite,mysql] [--language en] [--server dist/server/main.js]
-//   [--wordpress ../shared/bench/wordpress-install.mjs | --no-wordpress]`
+//   [--wordpress <script> | --no-wordpress]`; WordPress's script is by default ../shared/bench/wordpress-install.mjs
+//   beside this checkout, or beside the main checkout when this one is a git worktree (BENCH_WORDPRESS overrides)
 // Each run, for each engine: a fresh data directory (and a fresh MariaDB database), the server started, a
 // headless replay of the wizard up to a signed-in dashboard; then WordPress's installer driven the same way
 // (Chromium through playwright-core, from the browser's launch to the signed-in dashboard), so the runs of
 // both alternate on the same machine. Prints each run's time per step (with the server's CPU time in each),
 // the medians, and the ratios Amorce/WordPress. Talks only to 127.0.0.1.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'sqlite,mysql' },
     language: { type: 'string', default: 'en' },
     server: { type: 'string' },
-    wordpress: { type: 'string', default: '../shared/bench/wordpress-install.mjs' },
+    wordpress: { type: 'string' },
     'no-wordpress': { type: 'boolean', default: false },
     'mysql-url': { type: 'string', default: process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306' }
   }
@@ -155,10 +156,25 @@ async function amorceRun (engine: Engine, chromiumPath: string): Promise<RunResu
   }
 }
 
+/** Whether php-cli has an extension (WordPress needs mysqli, from php-mysql). */
+function phpHas (extension: string): boolean {
+  try {
+    return execFileSync('php', ['-m'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').some(l => l.trim().toLowerCase() === extension)
+  } catch {
+    return false
+  }
+}
+
 /** Why WordPress's installer cannot run here, or undefined when it can. */
 function wordpressMissing (script: string): string | undefined {
   if (!existsSync(script)) return `${script} is absent`
-  const missing = [['/usr/share/wordpress', 'wordpress'], ['/usr/bin/php', 'php-cli'], ['/usr/bin/mariadb', 'mariadb-client']].filter(([p]) => !existsSync(p)).map(([, pkg]) => pkg)
+  const needs: Array<[string, () => boolean]> = [
+    ['wordpress', () => existsSync('/usr/share/wordpress')],
+    ['php-cli', () => existsSync('/usr/bin/php')],
+    ['php-mysql', () => phpHas('mysqli')],
+    ['mariadb-client', () => existsSync('/usr/bin/mariadb')]
+  ]
+  const missing = needs.filter(([, present]) => !present()).map(([pkg]) => pkg)
   if (missing.length) return `Debian packages missing: ${missing.join(' ')} (apt-get install wordpress php-cli php-mysql)`
   return undefined
 }
@@ -197,7 +213,19 @@ if (!chromiumPath) {
   console.error('no Chromium found: set CHROMIUM_PATH or apt-get install chromium')
   process.exit(3)
 }
-const wpScript = path.resolve(root, values.wordpress)
+/** WordPress's driving script: as given, else ../shared/bench/ beside this checkout or beside the main one (a worktree's). */
+function wordpressScript (): string {
+  const given = values.wordpress ?? process.env.BENCH_WORDPRESS
+  if (given) return path.resolve(given)
+  const relative = '../shared/bench/wordpress-install.mjs'
+  const candidates = [path.resolve(root, relative)]
+  try {
+    const common = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    candidates.push(path.resolve(path.dirname(common), relative))
+  } catch { /* not a git checkout: the first candidate only */ }
+  return candidates.find(c => existsSync(c)) ?? candidates[0]
+}
+const wpScript = wordpressScript()
 const wpSkip = values['no-wordpress'] ? 'not asked (--no-wordpress)' : wordpressMissing(wpScript)
 if (wpSkip) console.log(`WordPress's installer is skipped: ${wpSkip}. The ratios need it.`)
 console.log(`server: ${path.relative(root, serverEntry)}${serverEntry.endsWith('.ts') ? ' (sources, through tsx)' : ''}; engines: ${engines.join(', ')}; ${runs} run(s); language ${language}; load average ${os.loadavg().map(l => l.toFixed(1)).join(' ')}\n`)
@@ -234,7 +262,11 @@ for (const label of labels) {
     const cpu = laps[0].serverCpuMs !== undefined ? ` (${Math.round(median(laps.map(l => l.serverCpuMs!)))})` : ''
     return `${step} ${Math.round(median(laps.map(l => l.ms)))}${cpu}`
   })
-  console.log(`  ${label.padEnd(16)} ${fmt(median(rs.map(r => r.totalMs))).padStart(8)}   ${parts.join(', ')}`)
+  // The server's share: its CPU time over the whole run (the rest is the browser, the network and waiting).
+  const serverCpu = rs[0].laps.some(l => l.serverCpuMs !== undefined)
+    ? ` — server CPU ${fmt(median(rs.map(r => r.laps.reduce((sum, l) => sum + (l.serverCpuMs ?? 0), 0))))} in all`
+    : ''
+  console.log(`  ${label.padEnd(16)} ${fmt(median(rs.map(r => r.totalMs))).padStart(8)}   ${parts.join(', ')}${serverCpu}`)
 }
 const wp = results['wordpress-mysql']
 if (wp) {

@@ -10,7 +10,6 @@ import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import session, { MemoryStore } from '@fastify/session'
-import fastifyStatic from '@fastify/static'
 import rateLimit from '@fastify/rate-limit'
 import type { TFunction } from 'i18next'
 import { loadConfig, type AppConfig } from './config/config.ts'
@@ -20,6 +19,7 @@ import { createI18n, type Language } from './i18n.ts'
 import render from './plugins/render.ts'
 import security, { isCsrfError } from './plugins/security.ts'
 import healthRoutes from './plugins/health.ts'
+import staticFiles from './plugins/static.ts'
 import { connectionCause, createClient, databaseDown, openRuntime, RuntimeError } from './runtime.ts'
 import { ensureSetupToken, newSetupToken } from './setup/token.ts'
 import { INSTALL_LOCK_SETTING, removeJournal } from './setup/finalize.ts'
@@ -142,7 +142,7 @@ async function amorcePlugin (app: FastifyInstance, opts: PluginOptions): Promise
   })
   await app.register(security)
   await app.register(render, { production: env.NODE_ENV === 'production' })
-  await app.register(fastifyStatic, { root: publicDir, prefix: `${config.basePath}/public/`, maxAge: '1h', decorateReply: !app.hasReplyDecorator('sendFile') })
+  await app.register(staticFiles, { root: publicDir, prefix: config.basePath, maxAge: 3600 })
   // Limits are declared per route (login); counters live in the app's cache, shared with Redis.
   await app.register(rateLimit, { global: false, store: cacheRateLimitStore(() => state.runtime?.cache) })
 

@@ -43,6 +43,20 @@ export function searchPathEta (dirs: readonly string[], production: boolean): Et
     }
     return path.join(dirs.at(-1)!, name)
   }
+  if (!production) {
+    // Outside production every render reads its templates again, so an edit shows at once; compiling them
+    // again (a tenth of a page's time) only happens when a template's text changed.
+    const compiled = new Map<string, { source: string, fn: ReturnType<Eta['compile']> }>()
+    const compile = eta.compile.bind(eta)
+    eta.compile = (source, options) => {
+      const key = `${options?.async ? 'async' : 'sync'}:${options?.filepath ?? source}`
+      const known = compiled.get(key)
+      if (known?.source === source) return known.fn
+      const fn = compile(source, options)
+      compiled.set(key, { source, fn })
+      return fn
+    }
+  }
   return eta
 }
 

@@ -1,7 +1,9 @@
-// `npm run replay -- <answers.json> --url <base-url> [--url …] [--servers <file>] [--concurrency n] [--report json]`:
+// `npm run replay -- <answers.json> --url <base-url> [--url …] [--servers <file>] [--concurrency n] [--report json] [--dry-run]`:
 // installs one or many servers through their own wizard, headless, in one browser. Exit 0 once every admin is
 // signed in; 1 a replay failed (the others still ran to their end); 2 bad input; 3 no browser (or no
-// playwright-core: it is an optional dependency, absent from a production install).
+// playwright-core: it is an optional dependency, absent from a production install). With --dry-run every step
+// is walked and checked but nothing is installed: each server's plan is printed, and exit 0 means Install would
+// be accepted on every server.
 // A server's token comes from the --servers file, --token, SETUP_TOKEN, --token-file, or the local server's data
 // directory. Texts are locales/<lang>/replay.json, in the operator's language (AMORCE_LANG, LC_ALL, LANG).
 import { readFile } from 'node:fs/promises'
@@ -11,7 +13,7 @@ import { AnswersError, loadAnswers, type Answers } from './answers.ts'
 import { findChromium } from './replay.ts'
 import { playwrightAvailable } from './playwright.ts'
 import { defaultConcurrency, displayName, parseServersFile, replayFleet, resolveToken, ServersFileError, TokenError, type ServerEntry, type Target } from './fleet.ts'
-import { fleetReport, messageIndex, renderTable } from './report.ts'
+import { fleetReport, messageIndex, renderDryRun, renderTable } from './report.ts'
 import type { TFunction } from 'i18next'
 import { createI18n, translator } from '../i18n.ts'
 import { cliLanguage } from '../cli/context.ts'
@@ -47,6 +49,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
         'data-dir': { type: 'string' },
         app: { type: 'string' },
         screenshots: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -60,6 +63,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
   if (report !== 'json' && report !== 'text') { console.error(t('replay.errors.report')); return 2 }
   // With --report json, stdout carries the report alone: a person's lines go to stderr.
   const say = report === 'json' ? (line: string) => console.error(line) : (line: string) => console.log(line)
+  const dryRun = values['dry-run'] === true
   const concurrency = values.concurrency === undefined ? defaultConcurrency() : Number(values.concurrency)
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) { console.error(t('replay.errors.concurrency')); return 2 }
 
@@ -139,7 +143,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
   const many = targets.length > 1
   const width = Math.max(...targets.map(x => x.name.length))
   const tag = (target: Target) => many ? `[${target.name}]`.padEnd(width + 3) : ''
-  if (many) say(t('replay.run.startMany', { count: targets.length, concurrency: Math.min(concurrency, targets.length) }))
+  if (many) say(t(dryRun ? 'replay.dryRun.startMany' : 'replay.run.startMany', { count: targets.length, concurrency: Math.min(concurrency, targets.length) }))
   const started = performance.now()
   const keyOf = messageIndex(lang)
   const outcomes = await replayFleet(targets, {
@@ -149,10 +153,24 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
     registry,
     translate,
     keyOf,
-    onStart: target => { if (!many) say(t('replay.run.start', { file: file ?? '', language: target.answers.language, url: target.name })) },
+    dryRun,
+    onStart: target => { if (!many) say(t(dryRun ? 'replay.dryRun.start' : 'replay.run.start', { file: file ?? '', language: target.answers.language, url: target.name })) },
     onStep: (target, r) => say(`  ${tag(target)}✓ ${r.step.padEnd(14)} ${(r.ms / 1000).toFixed(2)} s`),
     onProgress: (target, p) => say(`      ${tag(target)}· ${p.stage}: ${p.text}`),
     onDone: (target, o) => {
+      if (o.dryRun) {
+        // The verdict first, then the page's message when refused, then what Install would do.
+        if (o.status === 'ok') say(`${tag(target)}${t('replay.dryRun.accepted', { server: target.name, seconds: o.seconds })}`)
+        else {
+          console.error(`${tag(target)}${t('replay.dryRun.refused', { server: target.name })}`)
+          const [first, ...rest] = (o.message ?? '').split('\n')
+          console.error(`  ${tag(target)}✗ ${o.failedStep}: ${first}`)
+          for (const line of rest) console.error(`      ${tag(target)}${line}`)
+          if (o.screenshot) console.error(`    ${tag(target)}${t('replay.run.screenshot', { file: o.screenshot })}`)
+        }
+        for (const line of renderDryRun(o.dryRun, t, o.failedStep !== 'token' && o.failedStep !== 'browser')) say(`  ${tag(target)}${line}`)
+        return
+      }
       if (o.status === 'ok') {
         say(`${tag(target)}${t('replay.run.installed', { username: target.answers.admin.username, seconds: o.seconds })}`)
         return
@@ -164,7 +182,7 @@ async function main (env: NodeJS.ProcessEnv): Promise<number> {
       if (o.screenshot) console.error(`    ${tag(target)}${t('replay.run.screenshot', { file: o.screenshot })}`)
     }
   })
-  const result = fleetReport(outcomes, (performance.now() - started) / 1000)
+  const result = fleetReport(outcomes, (performance.now() - started) / 1000, dryRun)
   if (many) {
     const table = renderTable(result, t, o => (o.message === null ? null : keyOf(o.message)?.line ?? o.message.split('\n')[0]))
     if (report === 'json') console.error(`\n${table}`)

@@ -8,8 +8,8 @@ import type { Browser } from 'playwright-core'
 import type { Answers } from './answers.ts'
 import type { TFunction } from 'i18next'
 import type { Registry } from '../setup/registry.ts'
-import { launchChromium, replay, ReplayError, type ProgressReport, type StepReport } from './replay.ts'
-import { round, type KeyedLine, type ServerOutcome, type StepOutcome } from './report.ts'
+import { launchChromium, replay, ReplayError, type DryRunOutcome, type ProgressReport, type StepReport } from './replay.ts'
+import { dryRunReport, round, type KeyedLine, type ServerOutcome, type StepOutcome } from './report.ts'
 
 /**
  * How many replays at once by default. A replay mostly waits on its server (password hashing, migrations),
@@ -204,6 +204,8 @@ export interface FleetOptions {
   translate?: (lang: string) => TFunction
   /** the key and telling line of a page's message (report.ts messageIndex) */
   keyOf: (message: string) => KeyedLine | null
+  /** dry runs (replay.ts dryRun): each outcome carries its server's verdict and plan */
+  dryRun?: boolean
   onStart?: (target: Target) => void
   onStep?: (target: Target, report: StepReport) => void
   onProgress?: (target: Target, report: ProgressReport) => void
@@ -230,6 +232,7 @@ export async function replayFleet (targets: Target[], opts: FleetOptions): Promi
       opts.onStart?.(target)
       const steps: StepOutcome[] = []
       const started = performance.now()
+      let dryRun: DryRunOutcome | undefined
       const outcome = (status: ServerOutcome['status'], failed?: { step: string, message: string, screenshot?: string }): ServerOutcome => {
         const keyed = failed ? opts.keyOf(failed.message) : null
         if (failed) steps.push({ name: failed.step, status: 'failed', seconds: round((performance.now() - started) / 1000 - steps.reduce((n, s) => n + s.seconds, 0)), messageKey: keyed?.key ?? null, message: failed.message })
@@ -242,7 +245,8 @@ export async function replayFleet (targets: Target[], opts: FleetOptions): Promi
           messageKey: keyed?.key ?? null,
           message: failed?.message ?? null,
           screenshot: failed?.screenshot ?? null,
-          steps
+          steps,
+          ...(opts.dryRun && { dryRun: dryRunReport(dryRun) })
         }
       }
       let result: ServerOutcome
@@ -259,6 +263,8 @@ export async function replayFleet (targets: Target[], opts: FleetOptions): Promi
             screenshotDir: opts.screenshotDir,
             registry: opts.registry,
             translate: opts.translate,
+            dryRun: opts.dryRun,
+            onDryRun: o => { dryRun = o },
             onStep: r => {
               steps.push({ name: r.step, status: 'ok', seconds: round(r.ms / 1000), messageKey: null, message: null })
               opts.onStep?.(target, r)

@@ -11,11 +11,20 @@ import type { Answers } from './answers.ts'
 import { loadChromium } from './playwright.ts'
 import { createRegistry, type Registry } from '../setup/registry.ts'
 import type { ReplayContext } from '../setup/step.ts'
+import type { DryRunVerdict } from '../setup/dry-run.ts'
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 
 export class ReplayError extends Error {
   constructor (readonly step: string, message: string, readonly screenshot?: string) { super(message) }
+}
+
+/** How a dry run ended: the server's verdict (its page's JSON twin), or why the session could not be ended. */
+export interface DryRunOutcome {
+  /** the dry-run session was ended on the server (its upload deleted) */
+  ended: boolean
+  /** the verdict the end page gave; null when the end page was not reached */
+  verdict: DryRunVerdict | null
 }
 
 /** What the page itself says went wrong (every line of it); kept whole, unlike a driver's error with its call log. */
@@ -43,6 +52,14 @@ export interface ReplayOptions {
   registry?: Registry
   /** the app's texts in a language (a host's own steps' labels among them); default: Amorce's own */
   translate?: (lang: string) => TFunction
+  /**
+   * A dry run: the token is entered with "Dry run", every step is walked as for an install, and the summary's
+   * "End dry run" replaces Install (no sign-in follows). Resolves only if Install would be accepted; on any
+   * failure the dry-run session is still ended (its upload deleted) before the error is thrown.
+   */
+  dryRun?: boolean
+  /** a dry run's end, once (success or failure): the verdict and plan the server gave */
+  onDryRun?: (outcome: DryRunOutcome) => void
 }
 
 /** CHROMIUM_PATH, else Debian's /usr/bin/chromium, else Playwright's own browser when installed. */
@@ -78,6 +95,7 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
   const reports: StepReport[] = []
   let current = 'start'
   let page: Page | undefined
+  let dryRunReported = false
   try {
     context = await browser.newContext({ locale: answers.language === 'fr' ? 'fr-FR' : 'en-US' })
     page = await context.newPage()
@@ -106,6 +124,11 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       const res = await p.goto(`${base}/setup/token`)
       if (res?.status() === 404) throw new Error('the server is already installed: its setup wizard answers 404')
       await p.getByLabel(t('setup.token.label'), { exact: true }).fill(opts.token)
+      if (opts.dryRun) {
+        const choice = p.getByRole('checkbox', { name: t('setup.dryRun.choice'), exact: true })
+        if (await choice.count() === 0) throw new Error('the server offers no dry run (its version is older)')
+        await choice.check()
+      }
       await p.getByRole('button', { name: t('setup.token.submit'), exact: true }).click()
       await expectPath('/setup/language')
     })
@@ -114,6 +137,15 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
     for (const [i, s] of steps.entries()) {
       const following = steps[i + 1]
       await step(s.id, async () => {
+        // A dry run's summary: "End dry run" instead of Install, and the server's verdict.
+        if (opts.dryRun && !following) {
+          const outcome = await endDryRun(p, t)
+          dryRunReported = true
+          opts.onDryRun?.(outcome)
+          if (!outcome.verdict) throw new Error('the dry run could not be ended')
+          if (!outcome.verdict.accepted) throw new PageMessage(`${t('setup.dryRun.refused')}\n${outcome.verdict.refusal?.text ?? ''}`.trim())
+          return
+        }
         const ctx: ReplayContext = {
           page: p,
           answer: (answers as Record<string, unknown>)[s.id],
@@ -135,6 +167,7 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
         if (!following) await expectPath('/login')
       })
     }
+    if (opts.dryRun) return reports
     await step('login', async () => {
       await p.getByLabel(t('app.login.login'), { exact: true }).fill(answers.admin.username)
       await p.getByLabel(t('app.login.password'), { exact: true }).fill(answers.admin.password)
@@ -162,6 +195,11 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
       screenshot = path.join(dir, `failed-${current}-${Date.now()}.png`)
       // Password fields are masked by the browser, so the picture shows no secret.
       await page.screenshot({ path: screenshot, fullPage: true }).catch(() => { screenshot = undefined })
+      // A dry run that stopped on the way still ends its session on the server (its upload is deleted there).
+      if (opts.dryRun && !dryRunReported && current !== 'token') {
+        dryRunReported = true
+        opts.onDryRun?.(await endDryRun(page, t, `${base}/setup`).catch(() => ({ ended: false, verdict: null })))
+      }
     }
     const message = err instanceof PageMessage ? err.message : err instanceof Error ? err.message.split('\n')[0] : String(err)
     throw new ReplayError(current, message, screenshot)
@@ -169,6 +207,21 @@ export async function replay (opts: ReplayOptions): Promise<StepReport[]> {
     if (opts.browser) await context?.close()
     else await browser.close()
   }
+}
+
+/**
+ * Ends a dry-run session through its page: "End dry run" (the summary's button, or the notice every page of a
+ * dry run shows; from `fallback` when the current page has neither), then the verdict's JSON twin on the end page.
+ */
+async function endDryRun (page: Page, t: TFunction, fallback?: string): Promise<DryRunOutcome> {
+  const button = () => page.getByRole('button', { name: t('setup.dryRun.end'), exact: true })
+  if (await button().count() === 0 && fallback) await page.goto(fallback)
+  if (await button().count() === 0) return { ended: false, verdict: null }
+  await button().last().click()
+  await page.waitForLoadState('domcontentloaded')
+  const json = page.locator('script#dry-run-result')
+  if (await json.count() === 0) return { ended: false, verdict: null }
+  return { ended: true, verdict: JSON.parse(await json.textContent() ?? 'null') as DryRunVerdict }
 }
 
 /**

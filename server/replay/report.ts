@@ -3,6 +3,8 @@
 // message the wizard's page showed, found back from its text.
 import type { TFunction } from 'i18next'
 import { loadResources, type Language } from '../i18n.ts'
+import type { DryRunPlan } from '../setup/dry-run.ts'
+import type { DryRunOutcome } from './replay.ts'
 
 export type Status = 'ok' | 'failed'
 
@@ -30,18 +32,55 @@ export interface ServerOutcome {
   screenshot: string | null
   /** the steps run, in order; the last is the failed one on a failure (later steps never ran) */
   steps: StepOutcome[]
+  /** with --dry-run: what the server said Install would do, and whether it would be accepted */
+  dryRun?: DryRunReport
+}
+
+/** One server's dry run: the verdict of its Install button and the plan its summary showed (secrets masked). */
+export interface DryRunReport {
+  /** Install would be accepted: the exit code is 0 only if every server's is */
+  accepted: boolean
+  /** the dry-run session was ended on the server (an uploaded backup deleted), whatever the outcome */
+  sessionEnded: boolean
+  /** why Install would be refused, as the server said it (null when accepted) */
+  refusal: { key: string, message: string } | null
+  /** the plan; null when a step stopped the dry run before the summary */
+  envFile: string | null
+  env: DryRunPlan['env']
+  database: DryRunPlan['database'] | null
+  migrations: DryRunPlan['migrations'] | null
+  restore: DryRunPlan['restore']
+  admin: DryRunPlan['admin'] | null
+}
+
+export function dryRunReport (outcome: DryRunOutcome | undefined): DryRunReport {
+  const verdict = outcome?.verdict ?? null
+  const plan = verdict?.plan ?? null
+  return {
+    accepted: verdict?.accepted === true,
+    sessionEnded: outcome?.ended === true,
+    refusal: verdict?.refusal ? { key: verdict.refusal.key, message: verdict.refusal.text } : null,
+    envFile: plan?.envFile ?? null,
+    env: plan?.env ?? [],
+    database: plan?.database ?? null,
+    migrations: plan?.migrations ?? null,
+    restore: plan?.restore ?? null,
+    admin: plan?.admin ?? null
+  }
 }
 
 export interface FleetReport {
   version: 1
+  /** a dry run (--dry-run): nothing was installed, "ok" means Install would be accepted */
+  dryRun: boolean
   /** true only if every server succeeded: the exit code says the same */
   ok: boolean
   seconds: number
   servers: ServerOutcome[]
 }
 
-export function fleetReport (servers: ServerOutcome[], seconds: number): FleetReport {
-  return { version: 1, ok: servers.every(s => s.status === 'ok'), seconds: round(seconds), servers }
+export function fleetReport (servers: ServerOutcome[], seconds: number, dryRun = false): FleetReport {
+  return { version: 1, dryRun, ok: servers.every(s => s.status === 'ok'), seconds: round(seconds), servers }
 }
 
 export function round (seconds: number): number {
@@ -106,9 +145,10 @@ function pad (s: string, n: number): string {
 export function renderTable (report: FleetReport, t: TFunction, line: (o: ServerOutcome) => string | null = o => o.message?.split('\n')[0] ?? null): string {
   const none = t('replay.table.none')
   const header = ['server', 'outcome', 'failedStep', 'message', 'time'].map(c => t(`replay.table.${c}`))
+  // A dry run's outcomes are verdicts: "accepted" or "refused", not "installed".
   const rows = report.servers.map(s => [
     s.name,
-    t(`replay.status.${s.status}`),
+    report.dryRun ? t(`replay.dryRun.status.${s.status}`) : t(`replay.status.${s.status}`),
     s.failedStep ?? none,
     s.status === 'ok' ? none : line(s) ?? none,
     t('replay.table.seconds', { seconds: s.seconds })
@@ -121,6 +161,31 @@ export function renderTable (report: FleetReport, t: TFunction, line: (o: Server
     format(header),
     widths.map(w => '─'.repeat(w)).join('  '),
     ...rows.map(format),
-    t('replay.table.summary', { count: report.servers.length, failed, ok: report.servers.length - failed, seconds: report.seconds })
+    t(report.dryRun ? 'replay.dryRun.summary' : 'replay.table.summary', { count: report.servers.length, failed, ok: report.servers.length - failed, seconds: report.seconds })
   ].join('\n')
+}
+
+/** A dry run's plan as lines for a person (the CLI's text output), secrets already masked by the server; `opened`: a session was. */
+export function renderDryRun (d: DryRunReport, t: TFunction, opened = true): string[] {
+  const lines: string[] = []
+  if (d.database) lines.push(t(d.database.create ? 'replay.dryRun.databaseCreate' : 'replay.dryRun.databaseExisting', { target: d.database.target, engine: t(`setup.database.providers.${d.database.provider}`) }))
+  if (d.migrations) {
+    lines.push(d.migrations.pending.length === 0
+      ? t('replay.dryRun.migrationsNone', { count: d.migrations.applied })
+      : t('replay.dryRun.migrations', { count: d.migrations.pending.length, applied: d.migrations.applied }))
+    for (const name of d.migrations.pending) lines.push(`  ${name}`)
+  }
+  if (d.database) {
+    lines.push(d.restore
+      ? t('replay.dryRun.restore', { count: d.restore.totalRows, tables: d.restore.tables.length, engine: t(`setup.restore.engines.${d.restore.sourceProvider}`), date: d.restore.createdAt.slice(0, 10), migration: d.restore.migration })
+      : t('replay.dryRun.restoreNone'))
+  }
+  if (d.admin) lines.push(d.admin.keepRestored ? t('replay.dryRun.adminKept', { names: d.admin.usernames.join(', ') }) : t('replay.dryRun.admin', { username: d.admin.username, email: d.admin.email }))
+  if (d.envFile) {
+    lines.push(t('replay.dryRun.env', { file: d.envFile }))
+    for (const e of d.env) lines.push(`  ${e.key}=${e.value}`)
+  }
+  // Refused at the token: no session was opened, there is nothing to end.
+  if (opened) lines.push(t(d.sessionEnded ? 'replay.dryRun.sessionEnded' : 'replay.dryRun.sessionNotEnded'))
+  return lines
 }

@@ -254,7 +254,7 @@ function scrub (text: string, secrets: string[]): string {
 }
 
 /** Every secret the answers hold: secret fields, passwords inside addresses, what the steps keep aside. */
-function secretsOf (registry: Registry, data: WizardData): string[] {
+export function secretsOf (registry: Registry, data: WizardData): string[] {
   const found: string[] = []
   for (const [id, answer] of Object.entries(data.answers)) {
     if (!answer || typeof answer !== 'object') continue
@@ -267,6 +267,23 @@ function secretsOf (registry: Registry, data: WizardData): string[] {
   }
   for (const kept of Object.values(data.kept)) found.push(...Object.values(kept))
   return found.filter(Boolean)
+}
+
+/** The values the `.env` is written from (what StageContext.values holds); a dry run's plan reads the same. */
+export function installValues (data: WizardData, setup: { sessionSecret: string }): ConfigValues {
+  const { database, cache } = data.answers
+  const values: ConfigValues = {
+    databaseProvider: database?.provider,
+    databaseUrl: database?.url,
+    cacheBackend: cache?.backend,
+    cacheDir: cache?.dir,
+    sessionSecret: setup.sessionSecret,
+    appLocale: data.answers.language ?? 'en'
+  }
+  // Redis: the URL with its password (kept apart in the answers), for the .env only.
+  const redisUrl = cacheRedisUrl(cache)
+  if (redisUrl) values.redisUrl = redisUrl
+  return values
 }
 
 interface RunContext {
@@ -339,46 +356,42 @@ async function runFinalize (job: FinalizeJob, deps: FinalizeDeps, registry: Regi
     run.journalOn = false
   }
 
-  const values: ConfigValues = {
-    databaseProvider: database.provider,
-    databaseUrl: database.url,
-    cacheBackend: cache.backend,
-    cacheDir: cache.dir,
-    sessionSecret: setup.sessionSecret,
-    appLocale: data.answers.language ?? 'en'
-  }
-  // Redis: the URL with its password (kept apart in the answers), for the .env only.
-  const redisUrl = cacheRedisUrl(cache)
-  if (redisUrl) values.redisUrl = redisUrl
+  const values = installValues(data, setup)
 
-  for (const s of registry.stages) {
-    let client: { $disconnect(): Promise<void> } | undefined
-    const ctx: StepStageContext = {
-      data,
-      answers: data.answers,
-      config: app.amorce.config,
-      setup,
-      definition,
-      admin: definition.admin,
-      t: translator(isLanguage(data.answers.language) ? data.answers.language : 'en'),
-      log,
-      values,
-      db: async () => (client ??= await createClient<{ $disconnect(): Promise<void> }>(definition.schema, database.provider, database.url)),
-      progress: message => job.record({ stage: s.id, status: 'progress', message }),
-      writeEnv: entries => writeOrPlaceEnv(job, s.id, config.envFile, entries),
-      scrub: text => scrub(text, secrets),
-      fail: (detail, cause) => { throw new StageFailure(detail, { cause }) },
-      reloadConfig: deps.reloadConfig,
-      switchToNormal: async () => {
-        app.amorce.config = await deps.reloadConfig()
-        await deps.switchToNormal()
+  // One client for the whole install, opened by the first stage that asks: each Prisma client loads its query
+  // compiler and plans its queries anew, which the stages paid one after the other.
+  let client: Promise<{ $disconnect(): Promise<void> }> | undefined
+  try {
+    for (const s of registry.stages) {
+      const ctx: StepStageContext = {
+        data,
+        answers: data.answers,
+        config: app.amorce.config,
+        setup,
+        definition,
+        admin: definition.admin,
+        t: translator(isLanguage(data.answers.language) ? data.answers.language : 'en'),
+        log,
+        values,
+        db: async () => {
+          client ??= createClient<{ $disconnect(): Promise<void> }>(definition.schema, database.provider, database.url)
+          // A client that could not be made is asked for again by the next stage.
+          return client.catch(err => { client = undefined; throw err })
+        },
+        progress: message => job.record({ stage: s.id, status: 'progress', message }),
+        writeEnv: entries => writeOrPlaceEnv(job, s.id, config.envFile, entries),
+        scrub: text => scrub(text, secrets),
+        fail: (detail, cause) => { throw new StageFailure(detail, { cause }) },
+        reloadConfig: deps.reloadConfig,
+        switchToNormal: async () => {
+          app.amorce.config = await deps.reloadConfig()
+          await deps.switchToNormal()
+        }
       }
-    }
-    try {
       await stage(job, s.id, s.error ?? `setup.finalize.errors.${s.id}`, journal, run, () => s.run(ctx))
-    } finally {
-      await client?.$disconnect().catch(() => {})
     }
+  } finally {
+    if (client) await client.then(c => c.$disconnect(), () => {}).catch(() => {})
   }
   // Installed: the journal, the token and what a step kept for the install (an uploaded backup) have done their work.
   for (const step of registry.steps) await step.installed?.({ data, config: app.amorce.config, log })

@@ -5,7 +5,7 @@
 // installed, all answer 404) and the token, bound to the session.
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import type { Language } from '../i18n.ts'
 import { answersComplete, answersFromJournal, currentFinalize, readJournal, startFinalize, type FinalizeDeps, type StageEvent } from './finalize.ts'
@@ -16,6 +16,8 @@ import { tokenMatches } from './token.ts'
 import { answersSnapshot, newWizardData, type Registry } from './registry.ts'
 import type { Errors, FieldError, Input, Step, StepContext, WizardData } from './step.ts'
 import { wizardState } from './state.ts'
+import { isDryRun } from './dry-run.ts'
+import { discardSession, dryRunPlan, dryRunVerdict } from './dry-run-plan.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
@@ -42,7 +44,7 @@ const CONTROL_FIELDS = {
 /** Query strings of setup pages: the token (accepted once, then dropped) and a language switch. */
 const QUERY = {
   type: 'object',
-  properties: { token: { type: 'string', maxLength: 4096 }, lang: { type: 'string', maxLength: 16 } }
+  properties: { token: { type: 'string', maxLength: 4096 }, lang: { type: 'string', maxLength: 16 }, 'dry-run': { type: 'string', maxLength: 16 } }
 }
 
 /** A form body of known fields; unknown fields are dropped (removeAdditional), never a 500. */
@@ -60,6 +62,26 @@ function fieldError (e: ErrorObject): FieldError {
   return { key: 'setup.fields.invalid' }
 }
 
+/**
+ * A route's validator, compiled by Ajv at the route's first request rather than at start: compiling every
+ * step's schemas (and Ajv's meta-schema to check them) was a fifth of the cold start, and the first page needs
+ * one of them. A schema Ajv refuses then fails that route's first request (a 500, logged) instead of the start.
+ */
+function lazyValidator (ajv: Ajv, schema: unknown): ValidateFunction {
+  let compiled: ValidateFunction | undefined
+  const validate = ((data: unknown, dataCxt?: Parameters<ValidateFunction>[1]) => {
+    compiled ??= ajv.compile(schema as object)
+    const ok = compiled(data, dataCxt)
+    validate.errors = compiled.errors
+    return ok
+  }) as ValidateFunction
+  validate.errors = null
+  // Fastify hands the parent (the request) to a validator that has this, as to Ajv's own, so that coercions
+  // of a root value reach the request.
+  Object.defineProperty(validate, 'schemaEnv', { get: () => compiled?.schemaEnv ?? true })
+  return validate
+}
+
 export default async function setupRoutes (app: FastifyInstance, opts: SetupRoutesOptions): Promise<void> {
   const base = () => app.amorce.config.basePath
   const url = (p: string) => `${base()}/setup${p}`
@@ -69,7 +91,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   // This plugin's validator: every error at once (one message per field), unknown fields dropped, a
   // single repeated value read as that value.
   const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema))
 
   app.addHook('onRoute', route => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })
@@ -84,31 +106,39 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
    * One attempt at the token. Answers the refusal itself and returns false, or returns true once
    * the session is trusted (with a new id, so an id planted before the token was entered is worthless).
    */
-  async function enterToken (req: FastifyRequest, reply: FastifyReply, given: string | undefined, wrongStatus: number): Promise<boolean> {
+  async function enterToken (req: FastifyRequest, reply: FastifyReply, given: string | undefined, wrongStatus: number, dryRun = false): Promise<boolean> {
     const setup = app.amorce.setup!
     const failures = wizardOf().tokenFailures
     if (Date.now() >= setup.tokenExpiresAt) {
-      await reply.page('setup/token', { error: { key: 'setup.token.errors.expired' } }, 403)
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.expired' }, dryRunChecked: dryRun }, 403)
       return false
     }
     const wait = failures.retryAfter(req.ip)
     if (wait > 0) {
-      await reply.header('retry-after', String(wait)).page('setup/token', { error: { key: 'setup.token.errors.tooMany', params: { seconds: wait } } }, 429)
+      await reply.header('retry-after', String(wait)).page('setup/token', { error: { key: 'setup.token.errors.tooMany', params: { seconds: wait } }, dryRunChecked: dryRun }, 429)
       return false
     }
     if (!given) {
-      await reply.page('setup/token', { error: { key: 'setup.token.errors.required' } }, 422)
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.required' }, dryRunChecked: dryRun }, 422)
       return false
     }
     if (!tokenMatches(given, setup.token)) {
       failures.fail(req.ip)
       req.log.warn({ ip: req.ip }, 'wrong setup token')
-      await reply.page('setup/token', { error: { key: 'setup.token.errors.invalid' } }, wrongStatus)
+      await reply.page('setup/token', { error: { key: 'setup.token.errors.invalid' }, dryRunChecked: dryRun }, wrongStatus)
       return false
     }
+    // The session is replaced: what its steps kept on the server for an install (an upload) goes with it.
+    if (req.session.wizard) await discardSession(registry(), req.session.wizard, app.amorce.config, req.log)
     await req.session.regenerate()
     req.session.setupAuthorized = true
     return true
+  }
+
+  /** A new session that only checks: every step walked, nothing installed (dry-run.ts). */
+  function startDryRun (req: FastifyRequest): void {
+    req.session.wizard = { ...newWizardData(), dryRun: { startedAt: new Date().toISOString() } }
+    req.log.info('dry run started')
   }
 
   // The token gate, on every route of this plugin (pages, posts, actions, streams, downloads).
@@ -118,8 +148,9 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     if (query.token !== undefined) {
       const given = [query.token].flat().find(v => typeof v === 'string') as string | undefined
       if (!req.session.setupAuthorized && !await enterToken(req, reply, given, 403)) return reply
+      if (query['dry-run'] === '1' && !isDryRun(req.session.wizard) && (req.session.wizard?.done.length ?? 0) === 0) startDryRun(req)
       const params = new URLSearchParams()
-      for (const [k, v] of Object.entries(query)) if (k !== 'token' && typeof v === 'string') params.set(k, v)
+      for (const [k, v] of Object.entries(query)) if (k !== 'token' && k !== 'dry-run' && typeof v === 'string') params.set(k, v)
       const rest = params.toString()
       return reply.redirect(req.url.split('?')[0] + (rest ? `?${rest}` : ''), 303)
     }
@@ -138,21 +169,40 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     if (req.validationError) return badRequest(reply)
     if (req.session.setupAuthorized) return reply.redirect(url(''), 303)
     const expired = Date.now() >= app.amorce.setup!.tokenExpiresAt
-    return reply.page('setup/token', expired ? { error: { key: 'setup.token.errors.expired' } } : {}, expired ? 403 : 200)
+    // `?dry-run=1` ticks "Dry run" in advance.
+    const dryRun = (req.query as Record<string, unknown>)['dry-run'] === '1'
+    return reply.page('setup/token', expired ? { error: { key: 'setup.token.errors.expired' }, dryRunChecked: dryRun } : { dryRunChecked: dryRun }, expired ? 403 : 200)
   })
 
-  app.post('/token', routeOptions(formSchema({ token: { type: 'string', maxLength: 4096 } })), async (req, reply) => {
+  app.post('/token', routeOptions(formSchema({ token: { type: 'string', maxLength: 4096 }, dryRun: { type: 'string', maxLength: 16 } })), async (req, reply) => {
     // Already trusted (another tab): nothing to check, and the wizard's answers must not be reset.
     if (req.session.setupAuthorized) return reply.redirect(url(''), 303)
     // A token the schema refused (too long, not one value) is a wrong token: counted as one.
     const given = req.validationError ? '\u0000' : formInput(req.body).token
-    if (!await enterToken(req, reply, given, 422)) return reply
+    const dryRun = !req.validationError && formInput(req.body).dryRun === 'yes'
+    if (!await enterToken(req, reply, given, 422, dryRun)) return reply
+    if (dryRun) startDryRun(req)
     return reply.redirect(url(''), 303)
+  })
+
+  // "End dry run" (the summary's button, and the notice on every page of a dry run): the Install action's own
+  // verdict and the plan, then what the steps kept is removed and the session ends. Nothing else is written.
+  app.post('/dry-run/end', routeOptions(formSchema({})), async (req, reply) => {
+    if (req.validationError) return badRequest(reply)
+    const data = req.session.wizard
+    if (!data || !isDryRun(data)) return reply.redirect(url(''), 303)
+    const setup = app.amorce.setup!
+    const verdict = await dryRunVerdict({ step: context(req, data), setup, log: req.log })
+    await discardSession(registry(), data, app.amorce.config, req.log)
+    await req.session.destroy()
+    req.log.info({ accepted: verdict.accepted }, 'dry run ended')
+    return reply.page('setup/dry-run-end', { verdict, result: jsonForScript(verdict), tokenUrl: url('/token') })
   })
 
   /** An interrupted install (journal left by a crash) comes first, unless this session has answers. */
   async function interrupted (req: FastifyRequest): Promise<boolean> {
-    if (currentFinalize(app)?.active || (req.session.wizard?.done.length ?? 0) > 0) return false
+    // A dry run never resumes (nor starts) an install.
+    if (currentFinalize(app)?.active || (req.session.wizard?.done.length ?? 0) > 0 || isDryRun(req.session.wizard)) return false
     return (await readJournal(app.amorce.config.dataDir)) !== null
   }
 
@@ -166,7 +216,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   app.get('/resume', routeOptions(pageSchema), async (req, reply) => {
     if (req.validationError) return badRequest(reply)
     const journal = await readJournal(app.amorce.config.dataDir)
-    if (!journal) return reply.redirect(url(''), 303)
+    if (!journal || isDryRun(req.session.wizard)) return reply.redirect(url(''), 303)
     if (currentFinalize(app)?.active) return reply.redirect(url('/install'), 303)
     const data = await answersFromJournal(registry(), journal, app.amorce.config.envFile)
     return reply.page('setup/resume', {
@@ -180,7 +230,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   app.post('/resume', routeOptions(formSchema({})), async (req, reply) => {
     if (req.validationError) return badRequest(reply)
     const journal = await readJournal(app.amorce.config.dataDir)
-    if (!journal) return reply.redirect(url(''), 303)
+    if (!journal || isDryRun(req.session.wizard)) return reply.redirect(url(''), 303)
     const data = await answersFromJournal(registry(), journal, app.amorce.config.envFile)
     req.session.wizard = data
     if (formInput(req.body)._action === 'resume' && answersComplete(registry(), data)) return streamInstall(req, reply, data)
@@ -295,6 +345,8 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       saveDraft(step, data, input)
       req.session.wizard = data
       const outcome = await handler(input, ctx)
+      // A dry run installs nothing, whichever step asks: the page says to end the dry run instead.
+      if (outcome.install && isDryRun(data)) return renderStep(reply, step, ctx, shown, { _form: { key: 'setup.dryRun.noInstall' } }, {}, 422)
       if (outcome.install) return streamInstall(req, reply, ctx.installing ? null : data)
       return renderStep(reply, step, ctx, shown, outcome.errors ?? {}, outcome.view ?? {}, outcome.errors ? 422 : 200)
     }
@@ -372,7 +424,13 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
 
   async function renderStep (reply: FastifyReply, step: Step, ctx: StepContext, values: Input, errors: Errors, extra: Record<string, unknown>, status = 200) {
     const view = { ...(await step.view?.(ctx, values)), ...extra }
+    const dryRun = isDryRun(ctx.data)
+    // The summary of a dry run: what Install would do, instead of doing it.
+    const plan = dryRun && step.final ? await dryRunPlan({ step: ctx, setup: app.amorce.setup!, log: reply.request.log }) : null
     return reply.page(registry().template(step), {
+      dryRun,
+      dryRunPlan: plan,
+      dryRunEndUrl: url('/dry-run/end'),
       step: step.id,
       ns: registry().namespace(step),
       values: visibleValues(step, values),
@@ -451,6 +509,11 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
     }
     return out
   }
+}
+
+/** JSON inside a <script type="application/json">: nothing in it can close the element. */
+function jsonForScript (value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
 export function escapeHtml (s: string): string {

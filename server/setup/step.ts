@@ -58,6 +58,18 @@ export interface WizardData {
   drafts: Record<string, Input>
   /** steps the real environment answers (see preset.ts): shown read-only */
   fromEnvironment?: string[]
+  /**
+   * A dry run (dry-run.ts): every step is walked and checked, nothing is installed. Set when the token is
+   * entered with "Dry run"; such a session never starts the install and ends on the plan of what it would do.
+   */
+  dryRun?: DryRunState
+}
+
+/** What a dry-run session notes along the way for its plan. */
+export interface DryRunState {
+  startedAt: string
+  /** the database (its connection, as the database step names it) the Install would create */
+  createDatabase?: string
 }
 
 export interface StepContext {
@@ -177,6 +189,11 @@ export interface Step<Id extends string = string> {
   stages?: readonly Stage[]
   /** once the install succeeded (after the switch): cleanup of what only the install needed */
   installed?(ctx: { data: WizardData, config: AppConfig, log: FastifyBaseLogger }): Promise<void>
+  /**
+   * The session's answers are dropped without an install (a dry run ended, a session replaced): removes what
+   * the step kept on the server for the install (an uploaded backup). Never fails.
+   */
+  discard?(ctx: { data: WizardData, config: AppConfig, log: FastifyBaseLogger }): Promise<void>
   /** after a crash: puts back into the answers what the journal left out (a password, from the `.env`); false: ask again */
   resume?(data: WizardData, env: Record<string, string> | null): boolean
   /**

@@ -1,7 +1,7 @@
 // Step 6: the first administrator. The password is checked for strength, hashed at once (argon2id)
 // and only the hash is kept in the wizard's session. After a backup restore, the restored
 // administrator accounts can be kept instead (they sign in with their old passwords).
-import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck } from '../../auth/password.ts'
+import { checkPasswordStrength, hashPassword, MAX_PASSWORD_LENGTH, preparePasswordCheck, releasePasswordCheck } from '../../auth/password.ts'
 import { defineStep, type Errors, type WizardData } from '../step.ts'
 import { createClient } from '../../db/client.ts'
 import { recordInstallWithRestoredAdmins } from '../../backup/install.ts'
@@ -53,6 +53,7 @@ export const adminStep = defineStep({
       if (input.accounts === 'keep') {
         ctx.data.answers.admin = { username: '', email: '', passwordHash: '', keepRestored: true }
         delete ctx.data.kept.admin
+        void releasePasswordCheck()
         return {}
       }
     }
@@ -96,6 +97,9 @@ export const adminStep = defineStep({
       return { errors }
     }
 
+    // The password is accepted: the strength checker's dictionaries (some 70 MB, in a worker) are given back
+    // now rather than after their idle time; coming back to this page loads them again.
+    void releasePasswordCheck()
     const passwordHash = keepPrevious ? kept! : await hashPassword(password)
     ctx.data.answers.admin = { username, email, passwordHash }
     delete ctx.data.kept.admin
@@ -119,7 +123,8 @@ export const adminStep = defineStep({
       const { database, cache, admin } = ctx.answers
       const detail = { provider: database!.provider, cache: cache?.backend ?? '' }
       if (admin!.keepRestored) return recordInstallWithRestoredAdmins(ctx.data, detail, ctx.definition)
-      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition)
+      // The install's own client (shared by its stages), not one more.
+      const outcome = await createWizardAdmin(database!.provider, database!.url, admin!, ctx.values.appLocale ?? 'en', detail, ctx.definition, await ctx.db())
       if (!outcome.created) {
         ctx.log.warn({ kept: outcome.username }, 'an administrator was already created by an earlier install: kept')
         return { key: 'setup.finalize.stages.adminKept', params: { username: outcome.username } }
@@ -221,11 +226,14 @@ export async function createWizardAdmin (
   admin: NonNullable<WizardData['answers']['admin']>,
   locale: string,
   detail: Record<string, string>,
-  app: { schema: Pick<AppSchema, 'client'>, admin: AdminStore<any> }
+  app: { schema: Pick<AppSchema, 'client'>, admin: AdminStore<any> },
+  /** a client of the app's over `url` already open (the install's); else one is opened, and closed after */
+  client?: unknown
 ): Promise<{ created: boolean, username: string }> {
   // The app's own client (its users table is where its store writes), not the reference app's.
   const store = app.admin
-  const db = await createClient<Pick<AmorceDb, 'setting' | '$disconnect'> & { $transaction<T>(fn: (tx: any) => Promise<T>): Promise<T> }>(app.schema, provider, url)
+  type Db = Pick<AmorceDb, 'setting' | '$disconnect'> & { $transaction<T>(fn: (tx: any) => Promise<T>): Promise<T> }
+  const db = client as Db | undefined ?? await createClient<Db>(app.schema, provider, url)
   const account = { username: admin.username, email: admin.email, passwordHash: admin.passwordHash, locale }
   // Without the claim, this resumes an install whose claim, account and audit row were written together:
   // the account is updated, the install is not recorded twice.
@@ -253,6 +261,6 @@ export async function createWizardAdmin (
       }
     }
   } finally {
-    await db.$disconnect()
+    if (!client) await db.$disconnect()
   }
 }

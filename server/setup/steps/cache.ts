@@ -11,6 +11,7 @@ import { urlPassword } from './database.ts'
 import { preloadClient } from '../../db/client.ts'
 import { CACHE_BACKENDS, type CacheBackend } from '../../cache/backends.ts'
 import { preparePasswordCheck } from '../../auth/password.ts'
+import { leavingNoNewDirs } from '../dry-run.ts'
 
 export const BACKENDS = CACHE_BACKENDS
 type Backend = typeof BACKENDS[number]
@@ -206,7 +207,8 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome & { 
     // Refused before the test, as the .env writer would refuse it at install (CACHE_DIR).
     if (CONTROL_CHARACTERS.test(dir)) return { errors: { dir: { key: 'setup.cache.errors.dirControlCharacters', params: { dir } } } }
     if (!envStorable(dir, 'CACHE_DIR')) return { errors: { dir: { key: 'setup.cache.errors.dirNotStorable', params: { dir } } } }
-    const r = await testCacheDir(dir)
+    // A dry run's test leaves no directory behind it (Install makes the cache directory as the test does).
+    const r = ctx.data.dryRun ? await leavingNoNewDirs(dir, () => testCacheDir(dir)) : await testCacheDir(dir)
     if (!r.ok) return { errors: { dir: { key: `setup.cache.errors.${r.reason}`, params: { dir, detail: r.detail } } } }
     return { answer: { backend, dir }, view: { test: { ok: true, key: 'setup.cache.testResult.filesystem', params: { dir, free: Math.round(r.free / 1024 ** 3 * 10) / 10 } } } }
   }

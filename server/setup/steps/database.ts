@@ -10,6 +10,7 @@ import { defineStep, type ActionOutcome, type Errors, type Input, type StepConte
 import { migrate, MigrationError, sqliteFilePath } from '../../db/migrate.ts'
 import { migrationLimit } from '../../backup/install.ts'
 import { testKill } from '../test-hooks.ts'
+import { isDryRun, leavingNoNewDirs } from '../dry-run.ts'
 
 export { PROVIDERS }
 export const INSTANCES = ['single', 'multiple'] as const
@@ -21,6 +22,8 @@ export interface ServerAnswer extends ServerConnection {
   multipleInstances: boolean
   /** The user confirmed installing beside another application's tables (the runner then accepts them). */
   allowOtherTables: boolean
+  /** A dry run only: the database does not exist, and "Create it" said Install would create it (it was not created). */
+  create?: boolean
 }
 export type DatabaseAnswer = SqliteAnswer | ServerAnswer
 
@@ -65,7 +68,10 @@ async function testSqlite (input: Input, ctx: StepContext): Promise<ActionOutcom
   const file = path.resolve(raw)
   const invalid = sqlitePathError(file)
   if (invalid) return { errors: { file: { key: `setup.database.errors.${invalid}`, params: { file } } } }
-  return { ...sqliteOutcome(await probeSqliteFile(file, { schema: ctx.definition.schema }), ctx.t), file }
+  // A dry run's test leaves no directory behind it (the probe makes the file's directory, as Install would).
+  const probe = () => probeSqliteFile(file, { schema: ctx.definition.schema })
+  const result = isDryRun(ctx.data) ? await leavingNoNewDirs(path.dirname(file), probe) : await probe()
+  return { ...sqliteOutcome(result, ctx.t), file }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,11 +250,30 @@ async function test (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   return { errors: { provider: { key: 'setup.database.errors.provider' } } }
 }
 
+/** The database a dry run noted Install would create: the same account, database and TLS mode. */
+function createKey (c: ServerConnection): string {
+  return JSON.stringify([accountKey(c), c.database, c.tls])
+}
+
+/** A dry run's database that "Create it" was pressed for and that is still missing: accepted as Install would create it. */
+function wouldCreate (ctx: StepContext, c: ServerConnection, result: ProbeResult): boolean {
+  return !result.ok && result.cause === 'databaseMissing' && result.canCreate === true && ctx.data.dryRun?.createDatabase === createKey(c)
+}
+
 /** "Create it": creates the missing database, then tests again (the page shows both). */
 async function create (input: Input, ctx: StepContext): Promise<ActionOutcome> {
   if (!isServer(input.provider) && (input.url ?? '').trim() === '') return test(input, ctx)
   const { connection, fill, errors } = connectionFrom(input, ctx)
   if (errors || !connection) return { errors }
+  if (ctx.data.dryRun) {
+    // A dry run creates nothing: the database is noted as one Install would create, if the account may.
+    const result = await probeDatabase(connection, { schema: ctx.definition.schema })
+    if (!result.ok && result.cause === 'databaseMissing' && result.canCreate) {
+      ctx.data.dryRun.createDatabase = createKey(connection)
+      return withPasswordState({ view: { ...(fill ? { fill } : {}), wouldCreate: true } }, connection, ctx)
+    }
+    return withPasswordState(serverOutcome(result, connection, fill, ctx.t), connection, ctx)
+  }
   const failed = await createServerDatabase(connection)
   if (failed) {
     return withPasswordState(serverOutcome(failed, connection, fill, ctx.t), connection, ctx)
@@ -320,6 +345,12 @@ export const databaseStep = defineStep({
     }
     if (!isServer(input.provider) && (input.url ?? '').trim() === '') return { errors: { provider: { key: 'setup.database.errors.provider' } } }
     const outcome = await testServer({ ...input, provider: input.provider ?? 'postgresql' }, ctx)
+    if (outcome.connection && outcome.result && wouldCreate(ctx, outcome.connection, outcome.result)) {
+      const c = outcome.connection
+      ctx.data.answers.database = { ...c, url: buildDatabaseUrl(c), multipleInstances, allowOtherTables: false, create: true }
+      delete ctx.data.kept.database
+      return {}
+    }
     if (outcome.errors || !outcome.connection || !outcome.result?.ok) return outcome
     const otherTables = outcome.result.state === 'otherTables'
     if (otherTables && input.confirmOtherTables !== 'yes') {
@@ -544,7 +575,9 @@ export const databaseStep = defineStep({
       ssl: db.tls,
       ...(db.caFile && { caFile: db.caFile }),
       ...(db.multipleInstances && { multipleInstances: true }),
-      ...(db.allowOtherTables && { allowOtherTables: true })
+      ...(db.allowOtherTables && { allowOtherTables: true }),
+      // Exported from a dry run that found the database missing: Install (and a replay) creates it.
+      ...(db.create && { create: true })
     }
   },
   replay: replayDatabase

@@ -1,9 +1,9 @@
 // Step 7: the summary of every answer (no secrets, each step gives its own lines) before "Install". Its
 // Install button starts the journaled install (../finalize.ts), which runs the stages every step
 // contributes; this step contributes the `.env` (first), the lock and the switch to normal mode (last).
-import { envFileEntries } from '../../config/config.ts'
+import { envFileEntries, type AppConfig, type ConfigValues } from '../../config/config.ts'
 import { readEnvFile } from '../../config/envfile.ts'
-import { defineStep, type ActionOutcome, type StageContext } from '../step.ts'
+import { defineStep, type ActionOutcome, type FieldError, type StageContext, type StepContext } from '../step.ts'
 import { withoutEnvironmentKeys } from '../preset.ts'
 import { exportAnswers } from '../export.ts'
 import { writeFile } from 'node:fs/promises'
@@ -16,9 +16,23 @@ export const INSTALL_LOCK_SETTING = 'install:completedAt'
 export const INSTALL_ANSWERS_FILE = 'install-answers.json'
 
 /** The `.env` entries for these values: keys the administrator added are kept, keys the real environment sets stay out. */
-async function envEntries (ctx: StageContext, extra: { installedAt?: string } = {}): Promise<Record<string, string>> {
-  const existing = await readEnvFile(ctx.config.envFile).catch(() => null) ?? {}
-  return withoutEnvironmentKeys(envFileEntries({ ...ctx.values, ...extra }, existing), ctx.config)
+export async function envEntriesFor (config: AppConfig, values: ConfigValues, extra: { installedAt?: string } = {}): Promise<Record<string, string>> {
+  const existing = await readEnvFile(config.envFile).catch(() => null) ?? {}
+  return withoutEnvironmentKeys(envFileEntries({ ...values, ...extra }, existing), config)
+}
+
+function envEntries (ctx: StageContext, extra: { installedAt?: string } = {}): Promise<Record<string, string>> {
+  return envEntriesFor(ctx.config, ctx.values, extra)
+}
+
+/**
+ * Why the Install button would be refused now, or null: every step before the summary accepted. The Install
+ * action and a dry run's end both ask this, so a dry run's verdict is the Install's own.
+ */
+export function installRefusal (ctx: StepContext): FieldError | null {
+  const missing = ctx.registry.steps.filter(s => !s.final && !ctx.data.done.includes(s.id))
+  if (missing.length > 0) return { key: 'setup.finalize.errors.incomplete', params: { step: ctx.t(`${ctx.registry.namespace(missing[0])}.title`) } }
+  return null
 }
 
 /**
@@ -48,9 +62,8 @@ export const finalizeStep = defineStep({
     return { summary: [...lines, { key: 'setup.finalize.summary.envFile', value: ctx.config.envFile }], answersVariables: exportAnswers(ctx.registry, ctx).variables }
   },
   async submit (_input, ctx) {
-    const missing = ctx.registry.steps.filter(s => !s.final && !ctx.data.done.includes(s.id))
-    if (missing.length > 0) return { errors: { _form: { key: 'setup.finalize.errors.incomplete', params: { step: ctx.t(`${ctx.registry.namespace(missing[0])}.title`) } } } }
-    return {}
+    const refusal = installRefusal(ctx)
+    return refusal ? { errors: { _form: refusal } } : {}
   },
   actions: {
     // Every step answered: the router streams the install page (or follows the install already running).

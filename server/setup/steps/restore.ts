@@ -124,6 +124,8 @@ export const restoreStep = defineStep({
   }],
   // Installed: an uploaded backup (password hashes) has done its work.
   async installed (ctx) { await removeRestoredUpload(ctx.data, ctx.config.dataDir).catch(() => {}) },
+  // A dry run ended (or a session replaced): the upload it made is deleted; a backup given by its server path stays.
+  async discard (ctx) { await removeRestoredUpload(ctx.data, ctx.config.dataDir).catch(() => {}) },
   answers: {
     "description": "null (or absent): start fresh. { \"file\": \u2026 }: upload that backup (a path on the machine running the replay, relative to its working directory), as a person does. { \"path\": \u2026 }: a backup already on the server (relative to the server's DATA_DIR).",
     "oneOf": [

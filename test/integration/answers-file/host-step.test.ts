@@ -3,6 +3,7 @@
 // section is the step's form input again, submitted through its own checks and install stage.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -69,4 +70,22 @@ test('host steps: exported from their fields (a secret as ${DEPLOY_API_KEY}), re
   const third = await hostApp(t, { AMORCE_ANSWERS: path.join(target, 'answers.json'), ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-42' })
   assert.equal(await runUnattended(third.app, third.app.amorce.lifecycle!, third.env), 'failed')
   assert.equal(third.app.amorce.mode, 'setup')
+})
+
+test('host steps in a dry run: walked through their own checks, their summary lines in the plan, their stage never run, their secret masked nowhere because never shown', { timeout: 120_000 }, async t => {
+  const { app, dir } = await hostApp(t)
+  const client = new (await import('../../helpers/app.ts')).Client(app)
+  assert.equal((await client.post('/setup/token', { token: app.amorce.setup!.token, dryRun: 'yes' })).statusCode, 303)
+  for (const [step, form] of [...wizardAnswers(dir), ['site', { siteName: 'Mon site', timeZone: 'Europe/Paris' }], ['deploy', { region: 'us', apiKey: API_KEY }]] as const) {
+    assert.equal((await client.post(`/setup/${step}`, { ...form, _action: 'next' })).statusCode, 303, step)
+  }
+  const end = await client.post('/setup/dry-run/end', {})
+  const verdict = JSON.parse(end.body.match(/id="dry-run-result">(.*?)<\/script>/s)![1])
+  assert.equal(verdict.accepted, true)
+  // The host's own summary line, as its summary() gives it: no code of the step's for the dry run.
+  const site = siteStep.summary!({ config: app.amorce.config, data: { answers: { site: { name: 'Mon site', timeZone: 'Europe/Paris' } }, kept: {}, done: [], drafts: {} }, lang: 'en', t: app.amorce.i18n.translator('en'), definition: app.amorce.definition, registry: app.amorce.wizard!.registry, installing: false })
+  for (const line of site) assert.ok(verdict.plan.summary.some((l: { value: string }) => l.value === line.value), `the plan has the host step's line ${line.value}`)
+  for (const form of secretForms(API_KEY)) assert.ok(!end.body.includes(form), 'the host step\'s secret is not on the page')
+  assert.equal(existsSync(path.join(dir, 'data', 'app.db')), false, 'no stage ran: no database')
+  assert.equal(app.amorce.mode, 'setup')
 })
