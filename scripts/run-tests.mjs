@@ -85,7 +85,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   })
 }
 
-const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism())
+// One file more than there are cores: a test file spends much of its time waiting on what it started
+// (a server, Chromium, a database: the accessibility walk uses 22 CPU-s in 48 s, the notes replays 60 in
+// 126), and the extra file keeps the cores busy meanwhile. At least 3.
+const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(3, os.availableParallelism() + 1)
 const reportDir = mkdtempSync(path.join(os.tmpdir(), 'amorce-test-report-'))
 const reportFile = path.join(reportDir, 'report.txt')
 const env = {

@@ -6,8 +6,9 @@
 // for the admin in both languages; a backup of it on SQLite restores into PostgreSQL and MariaDB with identical rows.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test, type TestContext } from 'node:test'
@@ -49,6 +50,51 @@ interface Installed {
 const installed: { value?: Installed, error?: Error } = {}
 let work: string | undefined
 
+/**
+ * The prepared app (install, generate, compile) is a pure function of the packed tarball's bytes, the app's sources
+ * and node: it is kept in node_modules/.cache/amorce/notes-<hash of those>/ and reused by the next run while none
+ * of them changes (a change to dist/, examples/notes or this setup makes a new one). A directory is used only once
+ * its `ready` file says the whole preparation succeeded; the tests only read it (their data goes to temp dirs).
+ */
+const SETUP_VERSION = '1'
+const CACHE = path.join(repoRoot, 'node_modules', '.cache', 'amorce')
+const ADAPTERS = ['libsql', 'pg', 'mariadb'].map(a => `export * from '@prisma/adapter-${a}'`).join('\n') + '\n'
+const copied = (src: string) => !/[/\\](node_modules|dist|generated|vendor|data)$/.test(src) && !src.endsWith('.env')
+
+async function sourceFiles (dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const entry of (await readdir(path.join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const file = path.join(rel, entry.name)
+    if (!copied(path.join(dir, file))) continue
+    if (entry.isDirectory()) out.push(...await sourceFiles(dir, file))
+    else out.push(file)
+  }
+  return out
+}
+
+async function preparationKey (tarball: string): Promise<string> {
+  const hash = createHash('sha256').update(`${SETUP_VERSION}\0${process.version}\0${ADAPTERS}\0`).update(await readFile(tarball))
+  for (const file of await sourceFiles(SOURCE)) hash.update(`\0${file}\0`).update(await readFile(path.join(SOURCE, file)))
+  return hash.digest('hex').slice(0, 24)
+}
+
+/** Copies the app, installs the tarball into it, generates its clients and compiles it, into `dir`. */
+async function prepare (dir: string, tarball: string, timings: Record<string, number>): Promise<Run> {
+  await cp(SOURCE, dir, { recursive: true, filter: copied })
+  await mkdir(path.join(dir, 'vendor'))
+  await copyFile(tarball, path.join(dir, 'vendor', 'amorce.tgz'))
+  await writeFile(path.join(dir, 'test-adapters.mjs'), ADAPTERS)
+  const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir)
+  timings.install = install.ms
+  if (install.code !== 0) throw new Error(`npm install failed:\n${install.out}`)
+  const generate = await run(process.execPath, ['node_modules/amorce/dist/server/cli/index.js', 'dev', 'generate'], dir)
+  timings.generate = generate.ms
+  if (generate.code !== 0) throw new Error(`amorce dev generate failed:\n${generate.out}`)
+  const compile = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], dir)
+  timings.compile = compile.ms
+  return compile
+}
+
 before(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'amorce-notes-'))
   const timings: Record<string, number> = {}
@@ -58,21 +104,43 @@ before(async () => {
     timings.pack = pack.ms
     if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.out}`)
     const tarball = path.join(work, pack.out.trim().split('\n').pop()!)
-    const dir = path.join(work, 'notes')
-    await cp(SOURCE, dir, { recursive: true, filter: src => !/[/\\](node_modules|dist|generated|vendor|data)$/.test(src) && !src.endsWith('.env') })
-    await mkdir(path.join(dir, 'vendor'))
-    await copyFile(tarball, path.join(dir, 'vendor', 'amorce.tgz'))
-    await writeFile(path.join(dir, 'test-adapters.mjs'), ['libsql', 'pg', 'mariadb'].map(a => `export * from '@prisma/adapter-${a}'`).join('\n') + '\n')
-    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir)
-    timings.install = install.ms
-    if (install.code !== 0) throw new Error(`npm install failed:\n${install.out}`)
-    const generate = await run(process.execPath, ['node_modules/amorce/dist/server/cli/index.js', 'dev', 'generate'], dir)
-    timings.generate = generate.ms
-    if (generate.code !== 0) throw new Error(`amorce dev generate failed:\n${generate.out}`)
-    const compile = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], dir)
-    timings.compile = compile.ms
+    const cached = path.join(CACHE, `notes-${await preparationKey(tarball)}`)
+    const ready = path.join(cached, 'ready.json')
+    let dir: string
+    let compile: Run
+    if (existsSync(ready)) {
+      dir = cached
+      compile = JSON.parse(await readFile(ready, 'utf8')).compile
+      timings.cached = 0
+    } else {
+      // The cache directory is claimed by creating it; another run preparing the same one (or a run that died
+      // preparing it) leaves it without `ready`: this run then prepares its own copy in its temp directory.
+      let claimed = false
+      const claim = async () => { try { await mkdir(cached, { recursive: true }) === cached && (claimed = true) } catch {} }
+      await mkdir(CACHE, { recursive: true })
+      await claim()
+      // Left half-prepared an hour ago: that run died; this one starts it again.
+      if (!claimed && Date.now() - (await stat(cached).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 3_600_000) {
+        await rm(cached, { recursive: true, force: true })
+        await claim()
+      }
+      dir = claimed ? cached : path.join(work, 'notes')
+      try {
+        compile = await prepare(dir, tarball, timings)
+      } catch (error) {
+        if (claimed) await rm(cached, { recursive: true, force: true })
+        throw error
+      }
+      if (claimed) {
+        await writeFile(ready, JSON.stringify({ compile, timings }))
+        // Older preparations (another tarball or app) go: one is kept.
+        for (const entry of await readdir(CACHE)) {
+          if (entry.startsWith('notes-') && path.join(CACHE, entry) !== cached) await rm(path.join(CACHE, entry), { recursive: true, force: true })
+        }
+      }
+    }
     installed.value = { dir, compile, timings }
-    console.log(`# notes from the packed tarball: ${Object.entries(timings).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ')}`)
+    console.log(`# notes from the packed tarball: ${Object.entries(timings).map(([k, ms]) => k === 'cached' ? 'install, generate and compile reused (same tarball and sources)' : `${k} ${(ms / 1000).toFixed(1)} s`).join(', ')}`)
   } catch (error) {
     installed.error = error as Error
   }
