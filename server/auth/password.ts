@@ -1,7 +1,7 @@
 // Admin passwords: strength estimated by zxcvbn-ts (dictionaries for en and fr, the user's own
 // name and email as hints), hashed with argon2id. Feedback comes back as i18n keys (password.*).
 import { createRequire } from 'node:module'
-import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 
 /** argon2's native module, loaded at the first hash or sign-in rather than at every start. */
 const argon2 = () => import('@node-rs/argon2')
@@ -14,7 +14,9 @@ export const MIN_SCORE = 3
 // The dictionaries weigh some 70 MB once loaded and only the wizard's admin step (or an operator's
 // password reset) needs them: they live in a worker thread, started on first use or ahead of it
 // (preparePasswordCheck, when the admin page is shown), and ended after a while without checks,
-// which gives their memory back. Checks stay synchronous: the caller waits on a shared flag.
+// which gives their memory back. A check is asynchronous: the server goes on answering other requests
+// while the worker loads its dictionaries or estimates (waiting for it on the main thread blocked the
+// event loop for seconds on a busy host, long enough for a cache command's timeout to fire first).
 const DEFAULT_IDLE_MS = 120_000
 /** The first check after a cold start waits for the dictionaries (a few seconds on a slow host). */
 const CHECK_TIMEOUT_MS = 60_000
@@ -23,12 +25,11 @@ interface StrengthRequest { password: string, hints: string[] }
 type StrengthAnswer = { score: number, warning: string | null, suggestions: string[] } | { error: string }
 
 // The worker's program, plain JavaScript run as is by a source checkout (tsx) and a compiled build alike.
-// Each message on `port` is a StrengthRequest; the StrengthAnswer is posted back on the same port, then
-// `signal[0]` is set to 1 and notified, for the caller waiting in Atomics.wait. Feedback comes back as
-// keys (every translation maps a key to itself), which password.* localizes.
+// Each message on `port` is a StrengthRequest; the StrengthAnswer is posted back on the same port, in the
+// order asked. Feedback comes back as keys (every translation maps a key to itself), which password.* localizes.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads')
-const { port, signal, modules } = workerData
+const { port, modules } = workerData
 let estimator, loadError
 try {
   const { ZxcvbnFactory } = require(modules.core)
@@ -54,22 +55,24 @@ port.on('message', ({ password, hints }) => {
     answer = { error: err.message }
   }
   port.postMessage(answer)
-  Atomics.store(signal, 0, 1)
-  Atomics.notify(signal, 0)
 })
 `
 
-interface Checker { worker: Worker, port: MessagePort, signal: Int32Array, idleMs: number, idle?: NodeJS.Timeout }
+interface Waiting { resolve: (answer: StrengthAnswer) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }
+/** `waiting`: the checks asked and not yet answered, oldest first (the worker answers in order). */
+interface Checker { worker: Worker, port: MessagePort, idleMs: number, idle?: NodeJS.Timeout, waiting: Waiting[] }
 let checker: Checker | undefined
 
+/** Idle from now: ended after `idleMs` without a check (never while a check waits: its answer re-arms this). */
 function keepAlive (c: Checker): void {
   clearTimeout(c.idle)
-  c.idle = setTimeout(() => { void stop(c) }, c.idleMs).unref()
+  c.idle = setTimeout(() => { if (c.waiting.length === 0) void stop(c) }, c.idleMs).unref()
 }
 
-function stop (c: Checker): Promise<void> {
+function stop (c: Checker, why = 'the password strength check ended'): Promise<void> {
   if (checker === c) checker = undefined
   clearTimeout(c.idle)
+  for (const w of c.waiting.splice(0)) { clearTimeout(w.timer); w.reject(new Error(why)) }
   c.port.close()
   return c.worker.terminate().then(() => {})
 }
@@ -80,17 +83,24 @@ function startChecker (idleMs?: number): Checker {
     keepAlive(checker)
     return checker
   }
-  const signal = new Int32Array(new SharedArrayBuffer(4))
   const { port1, port2 } = new MessageChannel()
   // Resolved here, where the app's node_modules are known (an eval'd worker resolves from the cwd).
   const require = createRequire(import.meta.url)
   const modules = Object.fromEntries(['core', 'common', 'en', 'fr'].map(m => [m, require.resolve(m === 'core' ? '@zxcvbn-ts/core' : `@zxcvbn-ts/language-${m}`)]))
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, signal, modules }, transferList: [port2] })
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, modules }, transferList: [port2] })
   worker.unref() // never what keeps the process alive
-  const c: Checker = { worker, port: port1, signal, idleMs: idleMs ?? DEFAULT_IDLE_MS }
-  // A worker that dies is started again by the next check; the check that was waiting times out.
+  const c: Checker = { worker, port: port1, idleMs: idleMs ?? DEFAULT_IDLE_MS, waiting: [] }
+  port1.on('message', (answer: StrengthAnswer) => {
+    const w = c.waiting.shift()
+    if (!w) return
+    clearTimeout(w.timer)
+    w.resolve(answer)
+  })
+  // The port listens only while a check waits: an idle checker never keeps the process alive.
+  port1.unref()
+  // A worker that dies fails the checks waiting on it; the next check starts another.
   worker.on('error', () => {})
-  worker.once('exit', () => { if (checker === c) void stop(c) })
+  worker.once('exit', () => { if (checker === c) void stop(c, 'the password strength check stopped') })
   checker = c
   keepAlive(c)
   return c
@@ -111,19 +121,19 @@ export function passwordCheckLoaded (): boolean {
   return checker !== undefined
 }
 
-function estimate (password: string, hints: string[]): Exclude<StrengthAnswer, { error: string }> {
+function estimate (password: string, hints: string[]): Promise<Exclude<StrengthAnswer, { error: string }>> {
   const c = startChecker()
-  Atomics.store(c.signal, 0, 0)
-  c.port.postMessage({ password, hints } satisfies StrengthRequest)
-  Atomics.wait(c.signal, 0, 0, CHECK_TIMEOUT_MS)
-  const reply = receiveMessageOnPort(c.port)?.message as StrengthAnswer | undefined
-  if (!reply) {
-    void stop(c)
-    throw new Error('the password strength check did not answer')
-  }
-  keepAlive(c)
-  if ('error' in reply) throw new Error(reply.error)
-  return reply
+  return new Promise<StrengthAnswer>((resolve, reject) => {
+    const timer = setTimeout(() => { void stop(c, 'the password strength check did not answer') }, CHECK_TIMEOUT_MS)
+    c.waiting.push({ resolve, reject, timer })
+    c.port.ref()
+    c.port.postMessage({ password, hints } satisfies StrengthRequest)
+  }).then(reply => {
+    if (c.waiting.length === 0) c.port.unref()
+    keepAlive(c)
+    if ('error' in reply) throw new Error(reply.error)
+    return reply
+  }, (err: Error) => { throw err })
 }
 
 export interface PasswordVerdict {
@@ -133,7 +143,7 @@ export interface PasswordVerdict {
   reasons: Array<{ key: string, params?: Record<string, unknown> }>
 }
 
-export function checkPasswordStrength (password: string, userInputs: string[] = []): PasswordVerdict {
+export async function checkPasswordStrength (password: string, userInputs: string[] = []): Promise<PasswordVerdict> {
   if (password.length < MIN_PASSWORD_LENGTH) {
     return { ok: false, score: 0, reasons: [{ key: 'password.tooShort', params: { min: MIN_PASSWORD_LENGTH } }] }
   }
@@ -142,7 +152,7 @@ export function checkPasswordStrength (password: string, userInputs: string[] = 
   }
   // Emails count as hints by their parts too: "jane.doe@x.org" → "jane", "doe", "x".
   const hints = userInputs.flatMap(s => [s, ...s.split(/[^\p{L}\p{N}]+/u)]).filter(s => s.length >= 3)
-  const result = estimate(password, hints)
+  const result = await estimate(password, hints)
   if (result.score >= MIN_SCORE) return { ok: true, score: result.score, reasons: [] }
   const reasons: PasswordVerdict['reasons'] = [{ key: 'password.tooWeak' }]
   if (result.warning) reasons.push({ key: `password.warnings.${result.warning}` })

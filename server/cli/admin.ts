@@ -85,7 +85,7 @@ export async function resetPassword (ctx: CliContext, username: string): Promise
       ctx.err(t('cli.admin.empty'))
       return EXIT.failed
     }
-    const verdict = checkPasswordStrength(password, [user.username, user.email])
+    const verdict = await checkPasswordStrength(password, [user.username, user.email])
     if (!verdict.ok) {
       ctx.err(t('cli.admin.weak'))
       for (const reason of verdict.reasons) ctx.err(`  ${t(reason.key, reason.params ?? {})}`)

@@ -81,7 +81,7 @@ export const adminStep = defineStep({
       if (password === '') {
         errors.password = { key: 'setup.admin.errors.passwordRequired' }
       } else {
-        const verdict = checkPasswordStrength(password.slice(0, MAX_PASSWORD_LENGTH + 1), [username, email])
+        const verdict = await checkPasswordStrength(password.slice(0, MAX_PASSWORD_LENGTH + 1), [username, email])
         if (!verdict.ok) {
           errors.password = verdict.reasons[0]
           if (verdict.reasons.length > 1) errors.passwordAdvice = verdict.reasons[1]
