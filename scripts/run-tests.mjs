@@ -27,10 +27,14 @@ mkdirSync(cache, { recursive: true })
 const timesFile = path.join(cache, 'test-times.json')
 let times = {}
 try { times = JSON.parse(readFileSync(timesFile, 'utf8')) } catch {}
+// A fresh clone has timed nothing yet: the committed figures of an earlier run order it (else the longest
+// file could start last and the run end waiting on it alone).
+let hints = {}
+try { hints = JSON.parse(readFileSync(path.join(root, 'test/file-times.json'), 'utf8')).files ?? {} } catch {}
 // Longest files first (as the last run timed them; files never timed go first, in directory order,
 // end-to-end tests leading): the run does not end waiting on one long file started last.
 const collected = (args.length ? args : ['test']).flatMap(a => collect(path.resolve(root, a)))
-const known = f => times[path.relative(root, f)] ?? Infinity
+const known = f => times[path.relative(root, f)] ?? hints[path.relative(root, f)] ?? Infinity
 const files = collected.map((f, i) => ({ f, i })).sort((a, b) => known(b.f) - known(a.f) || a.i - b.i).map(x => x.f)
 if (files.length === 0) {
   console.error('no test files found')
