@@ -6,14 +6,13 @@
 // before and after, and every upload is gone.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { chromiumPath } from '../helpers/services.ts'
-import { compiled, freshServer } from '../helpers/server.ts'
+import { freshServer, runReplay } from '../helpers/server.ts'
 import { refusedPort } from '../helpers/net.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { tarOf } from '../helpers/tar.ts'
@@ -28,18 +27,8 @@ import type { FleetReport } from '../../server/replay/report.ts'
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 const ADMIN = { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' }
 
-/** `npm run replay -- …`, stdout and stderr apart: with --report json the report is stdout alone. */
-function replayCli (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, [compiled('server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, AMORCE_LANG: 'en', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', d => { stdout += d })
-    child.stderr.on('data', d => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 540_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
-}
+/** `npm run replay -- …` with its messages in English. */
+const replayCli = (args: string[], env: NodeJS.ProcessEnv, cwd: string) => runReplay(args, { AMORCE_LANG: 'en', ...env }, cwd)
 
 /** A server's directory as a dry run must leave it: every path, its size and a hash of its content (the .env location included). */
 async function snapshot (dir: string): Promise<string[]> {

@@ -3,30 +3,16 @@
 // others reach normal mode, and the table, the JSON report (--report json) and the exit code all say so.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { chromiumPath } from '../helpers/services.ts'
-import { compiled, freshServer, writeAnswers } from '../helpers/server.ts'
+import { freshServer, runReplay as replayCli, writeAnswers } from '../helpers/server.ts'
 import { refusedPort } from '../helpers/net.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { FleetReport } from '../../server/replay/report.ts'
 
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 const STEPS = ['token', 'language', 'prerequisites', 'database', 'cache', 'restore', 'admin', 'finalize', 'login']
-
-/** `npm run replay -- …`, stdout and stderr apart: the JSON report is stdout alone. */
-function replayCli (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, [compiled('server/replay/cli.ts'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', d => { stdout += d })
-    child.stderr.on('data', d => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 540_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
-}
 
 test('three servers at once, one failing at the database step: the others install, the table, the JSON report and the exit code say so', { timeout: 600_000 }, async t => {
   const browser = chromiumPath(t)

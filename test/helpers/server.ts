@@ -60,20 +60,25 @@ export async function startServer (t: TestContext, env: NodeJS.ProcessEnv, cwd: 
   return { url, child, output: () => out, stop }
 }
 
+/** A script's exit code and output: `out` both streams as they came, `stdout` and `stderr` each apart (a JSON report is stdout alone). */
+export interface ScriptResult { code: number | null, out: string, stdout: string, stderr: string }
+
 /** Runs one of the project's scripts (e.g. server/replay/cli.ts), compiled, as `npm run` does; killed after 9 min (a hang, not a slow machine). */
-export function runScript (script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
+export function runScript (script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ScriptResult> {
   return new Promise(resolve => {
     const child = spawn(process.execPath, [compiled(script), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
-    child.stdout!.on('data', d => { out += d })
-    child.stderr!.on('data', d => { out += d })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', d => { out += d; stdout += d })
+    child.stderr!.on('data', d => { out += d; stderr += d })
     const timer = setTimeout(() => child.kill('SIGKILL'), 540_000)
-    child.on('exit', code => { clearTimeout(timer); resolve({ code, out }) })
+    child.on('exit', code => { clearTimeout(timer); resolve({ code, out, stdout, stderr }) })
   })
 }
 
 /** `npm run replay -- …args` */
-export function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null, out: string }> {
+export function runReplay (args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ScriptResult> {
   return runScript('server/replay/cli.ts', args, env, cwd)
 }
 
