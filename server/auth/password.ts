@@ -133,7 +133,7 @@ function estimate (password: string, hints: string[]): Promise<Exclude<StrengthA
     keepAlive(c)
     if ('error' in reply) throw new Error(reply.error)
     return reply
-  }, (err: Error) => { throw err })
+  })
 }
 
 export interface PasswordVerdict {
