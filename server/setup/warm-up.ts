@@ -58,6 +58,10 @@ export function startWarmUp (app: FastifyInstance, opts: WarmUpOptions): WarmUp 
     known.add(item.name)
     queue.push(item)
   }
+  const drop = (name: string) => {
+    const i = queue.findIndex(item => item.name === name)
+    if (i >= 0) queue.splice(i, 1)
+  }
   const settle = () => {
     if (running || (queue.length > 0 && !over())) return
     for (const resolve of idle.splice(0)) resolve()
@@ -96,6 +100,8 @@ export function startWarmUp (app: FastifyInstance, opts: WarmUpOptions): WarmUp 
   app.addHook('onResponse', async req => {
     inFlight = Math.max(0, inFlight - 1)
     lastActivity = performance.now()
+    // The administrator answered (the step released the checker): a start still queued would load it again.
+    if ((req as Partial<Pick<FastifyRequest, 'session'>>).session?.wizard?.answers.admin) drop('password check')
     for (const item of nextNeeds(app, req, opts)) add(item)
     schedule()
   })
