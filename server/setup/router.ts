@@ -18,6 +18,7 @@ import type { Errors, FieldError, Input, Step, StepContext, WizardData } from '.
 import { wizardState } from './state.ts'
 import { isDryRun } from './dry-run.ts'
 import { discardSession, dryRunPlan, dryRunVerdict } from './dry-run-plan.ts'
+import { startWarmUp } from './warm-up.ts'
 
 declare module '@fastify/session' {
   interface FastifySessionObject {
@@ -67,8 +68,10 @@ function fieldError (e: ErrorObject): FieldError {
  * step's schemas (and Ajv's meta-schema to check them) was a fifth of the cold start, and the first page needs
  * one of them. A schema Ajv refuses then fails that route's first request (a 500, logged) instead of the start.
  */
-function lazyValidator (ajv: Ajv, schema: unknown): ValidateFunction {
+function lazyValidator (ajv: Ajv, schema: unknown, warmers: Array<() => void>): ValidateFunction {
   let compiled: ValidateFunction | undefined
+  // The warm-up (warm-up.ts) compiles it ahead of its first request, while the server is idle.
+  warmers.push(() => { compiled ??= ajv.compile(schema as object) })
   const validate = ((data: unknown, dataCxt?: Parameters<ValidateFunction>[1]) => {
     compiled ??= ajv.compile(schema as object)
     const ok = compiled(data, dataCxt)
@@ -91,7 +94,9 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   // This plugin's validator: every error at once (one message per field), unknown fields dropped, a
   // single repeated value read as that value.
   const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
-  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema))
+  const warmers: Array<() => void> = []
+  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema, warmers))
+  startWarmUp(app, { validators: warmers })
 
   app.addHook('onRoute', route => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })

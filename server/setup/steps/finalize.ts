@@ -107,27 +107,30 @@ export const finalizeStep = defineStep({
     await p.getByRole('button', { name: t('setup.finalize.install'), exact: true }).click()
     const done = p.getByRole('link', { name: t('setup.finalize.login'), exact: true })
     const failed = p.locator('.install-failed')
-    // The stages stream in: each new line (a migration applied, rows restored, a stage done) is reported.
+    // The stages stream in: each new line (a migration applied, rows restored, a stage done) is reported. One
+    // look at the page per change (the lines and whether the outcome came), not a query for each.
     let reported = 0
     const deadline = Date.now() + 300_000
-    const report = async () => {
-      const lines = await p.locator('ol.stages > li').evaluateAll(items => items.map(li => ({
-        stage: li.querySelector('.stage-name')?.textContent ?? '',
-        status: li.getAttribute('data-status') ?? '',
-        text: li.querySelector('.stage-detail')?.textContent ?? li.querySelector('.stage-status')?.textContent ?? ''
-      })))
-      for (const line of lines.slice(reported)) progress(line)
-      reported = Math.max(reported, lines.length)
-    }
-    while (await done.or(failed).count() === 0) {
-      await report()
-      // Until a new line or the outcome comes in.
+    for (;;) {
+      // Until a new line or the outcome comes in (a wait that outlives the navigation the click started).
       const left = deadline - Date.now()
       if (left <= 0) throw new Error('the install did not finish in 5 minutes')
       await p.waitForFunction(n => document.querySelectorAll('ol.stages > li').length > n || document.querySelector('.install-result') !== null, reported, { timeout: left })
+      const seen = await p.evaluate(() => ({
+        lines: Array.from(document.querySelectorAll('ol.stages > li'), li => ({
+          stage: li.querySelector('.stage-name')?.textContent ?? '',
+          status: li.getAttribute('data-status') ?? '',
+          text: li.querySelector('.stage-detail')?.textContent ?? li.querySelector('.stage-status')?.textContent ?? ''
+        })),
+        ended: document.querySelector('.install-result') !== null,
+        failed: document.querySelector('.install-failed') !== null
+      }))
+      for (const line of seen.lines.slice(reported)) progress(line)
+      reported = Math.max(reported, seen.lines.length)
+      if (!seen.ended) continue
+      if (seen.failed) fail((await failed.locator('.error').allInnerTexts()).join('\n').trim() || (await failed.innerText()).trim())
+      break
     }
-    await report()
-    if (await failed.count() > 0) fail((await failed.locator('.error').allInnerTexts()).join('\n').trim() || (await failed.innerText()).trim())
     await done.click()
   }
 })
