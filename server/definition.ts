@@ -13,7 +13,7 @@ import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import type { DatabaseProvider } from './config/config.ts'
 import { packageDir } from './paths.ts'
-import { defaultSteps, type Step } from './setup/registry.ts'
+import type { Step } from './setup/registry.ts'
 
 /** The subset of a generated Prisma client Amorce itself uses (its own tables and raw SQL). */
 export interface AmorceDb {
@@ -90,8 +90,11 @@ export interface AppDefinition {
   version: string
   schema: AppSchema
   admin: AdminStore<any>
-  /** the ordered step registry (server/setup/registry.ts) */
-  steps: readonly Step[]
+  /**
+   * the host's steps in order (server/setup/registry.ts builds the registry from them); undefined: Amorce's
+   * defaultSteps, which the registry then loads itself, so that an installed app never loads the wizard's code
+   */
+  steps?: readonly Step[]
   /** languages offered, the first one the default */
   languages: readonly string[]
   brand: Brand
@@ -160,7 +163,7 @@ export function resolveDefinition (options: AmorceOptions): AppDefinition {
     version: options.version ?? packageVersion(root),
     schema: { ...schema, migrationsDir: migrationsDir ?? (provider => path.join(root, 'prisma', provider, 'migrations')) },
     admin: options.admin,
-    steps: options.steps ?? defaultSteps,
+    steps: options.steps,
     languages,
     brand: { ...options.brand, name: options.brand?.name ?? options.name },
     views: dirs('views', AMORCE_VIEWS),

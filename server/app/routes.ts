@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
-import { formInput, hashPassword, verifyPassword } from '../index.ts'
+import { formInput, hashPassword, verifyPassword } from '../core.ts'
 import backupRoutes from './backup.ts'
 import { createSettings } from './settings.ts'
 

@@ -5,7 +5,6 @@
 // app.amorce.wizard) and later requests (other tabs, other sessions) follow the running one.
 import { EventEmitter } from 'node:events'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { AppConfig, ConfigValues } from '../config/config.ts'
 import { readEnvFile, serializeEnv, writeEnvFile } from '../config/envfile.ts'
@@ -17,9 +16,10 @@ import { urlPassword, withoutUrlPassword } from './steps/database.ts'
 import { testPause } from './test-hooks.ts'
 import { isLanguage, translator } from '../i18n.ts'
 import { wizardState } from './state.ts'
+import { journalPath, removeJournal } from './lock.ts'
 
 export { ADMIN_CLAIM_KEY, createWizardAdmin } from './steps/admin.ts'
-export { INSTALL_LOCK_SETTING } from './steps/finalize.ts'
+export { INSTALL_LOCK_SETTING, JOURNAL_FILE, journalPath, removeJournal } from './lock.ts'
 
 export type StageId = string
 
@@ -29,8 +29,6 @@ export interface StageEvent {
   /** i18n key + params describing the event */
   message?: FieldError
 }
-
-export const JOURNAL_FILE = 'install-journal.json'
 
 /** The `.env` could not be written: its content, for the token holder to place by hand. */
 export interface EnvPlacement {
@@ -153,10 +151,6 @@ export interface Journal {
   omitted: Record<string, boolean>
 }
 
-export function journalPath (dataDir: string): string {
-  return path.join(dataDir, JOURNAL_FILE)
-}
-
 /** The answers of a journal written before answers were kept by step id (0.2.0): the same data, regrouped. */
 function upgradeJournalAnswers (answers: Record<string, unknown>): WizardData {
   if (answers.answers && typeof answers.answers === 'object') return answers as unknown as WizardData
@@ -182,10 +176,6 @@ async function writeJournal (dataDir: string, journal: Journal): Promise<void> {
   journal.updatedAt = new Date().toISOString()
   await writeFile(tmp, JSON.stringify(journal, null, 2), { mode: 0o600 })
   await rename(tmp, file)
-}
-
-export async function removeJournal (dataDir: string): Promise<void> {
-  await rm(journalPath(dataDir), { force: true })
 }
 
 type Loose = Record<string, unknown>

@@ -13,7 +13,7 @@ import { formInput } from '../form.ts'
 import { presetInputs } from './preset.ts'
 import { exportAnswers } from './export.ts'
 import { tokenMatches } from './token.ts'
-import { answersSnapshot, newWizardData, type Registry } from './registry.ts'
+import { answersSnapshot, defaultSteps, newWizardData, type Registry } from './registry.ts'
 import type { Errors, FieldError, Input, Step, StepContext, WizardData } from './step.ts'
 import { wizardState } from './state.ts'
 import { isDryRun } from './dry-run.ts'
@@ -67,13 +67,20 @@ function fieldError (e: ErrorObject): FieldError {
  * A route's validator, compiled by Ajv at the route's first request rather than at start: compiling every
  * step's schemas (and Ajv's meta-schema to check them) was a fifth of the cold start, and the first page needs
  * one of them. A schema Ajv refuses then fails that route's first request (a 500, logged) instead of the start.
+ * Only a schema `checked` is held to JSON Schema's meta-schema (a host step's fields): compiling that
+ * meta-schema cost the first page 40-50 ms, and Amorce's own schemas are checked by a test instead
+ * (test/integration/setup/schemas.test.ts).
  */
-function lazyValidator (ajv: Ajv, schema: unknown, warmers: Array<() => void>): ValidateFunction {
+function lazyValidator (ajv: Ajv, schema: unknown, checked: boolean, warmers: Array<() => void>): ValidateFunction {
   let compiled: ValidateFunction | undefined
+  const compile = () => {
+    if (checked && !ajv.validateSchema(schema as object)) throw new Error(`schema is invalid: ${ajv.errorsText(ajv.errors)}`)
+    return ajv.compile(schema as object)
+  }
   // The warm-up (warm-up.ts) compiles it ahead of its first request, while the server is idle.
-  warmers.push(() => { compiled ??= ajv.compile(schema as object) })
+  warmers.push(() => { compiled ??= compile() })
   const validate = ((data: unknown, dataCxt?: Parameters<ValidateFunction>[1]) => {
-    compiled ??= ajv.compile(schema as object)
+    compiled ??= compile()
     const ok = compiled(data, dataCxt)
     validate.errors = compiled.errors
     return ok
@@ -93,10 +100,18 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
 
   // This plugin's validator: every error at once (one message per field), unknown fields dropped, a
   // single repeated value read as that value.
-  const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false })
+  const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: 'array', useDefaults: true, strict: false, validateSchema: false })
+  // The schemas this router writes from Amorce's own parts (its routes, its default steps' fields).
+  const own = new WeakSet<object>([QUERY])
   const warmers: Array<() => void> = []
-  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema, warmers))
+  app.setValidatorCompiler(({ schema }) => lazyValidator(ajv, schema, !own.has(schema), warmers))
   startWarmUp(app, { validators: warmers })
+
+  // A validator that could not compile (a host step's schema Ajv refuses) is attached like a refusal (status
+  // 500) by Fastify: it is the server's fault, said as one, not a form to correct.
+  app.addHook('preHandler', async req => {
+    if (req.validationError && (req.validationError as { statusCode?: number }).statusCode === 500) throw req.validationError
+  })
 
   app.addHook('onRoute', route => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') wizardOf().routeSchemas.push({ method, url: route.url, schema: (route.schema ?? {}) as { body?: unknown, querystring?: unknown } })
@@ -167,7 +182,11 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
   /** A query string or a control field the schema refused: the page is not understood (never Fastify's JSON). */
   const badRequest = (reply: FastifyReply) => reply.page('error', { status: 400, messageKey: 'errors.badRequest' }, 400)
   const pageSchema: FastifySchema = { querystring: QUERY }
-  const formSchema = (fields: Record<string, unknown>): FastifySchema => ({ querystring: QUERY, body: bodySchema(fields) })
+  const formSchema = (fields: Record<string, unknown>, ownFields = true): FastifySchema => {
+    const body = bodySchema(fields)
+    if (ownFields) own.add(body)
+    return { querystring: QUERY, body }
+  }
   const routeOptions = (schema: FastifySchema) => ({ schema, attachValidation: true })
 
   app.get('/token', routeOptions(pageSchema), async (req, reply) => {
@@ -276,7 +295,7 @@ export default async function setupRoutes (app: FastifyInstance, opts: SetupRout
       if (req.validationError) return badRequest(reply)
       return showStep(req, reply, step)
     })
-    app.post(`/${step.id}`, routeOptions(formSchema(fields)), async (req, reply) => submitStep(req, reply, step))
+    app.post(`/${step.id}`, routeOptions(formSchema(fields, (defaultSteps as readonly Step[]).includes(step))), async (req, reply) => submitStep(req, reply, step))
   }
   // "Download these answers" on the summary page: the answers file of this wizard, secrets as ${NAME} (export.ts).
   app.get('/answers.json', routeOptions(pageSchema), async (req, reply) => {

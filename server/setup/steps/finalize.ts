@@ -9,9 +9,10 @@ import { exportAnswers } from '../export.ts'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { translator } from '../../i18n.ts'
+import { INSTALL_LOCK_SETTING } from '../lock.ts'
 
-/** The install lock's copy in the database (the .env's APP_INSTALLED_AT is the other). */
-export const INSTALL_LOCK_SETTING = 'install:completedAt'
+export { INSTALL_LOCK_SETTING }
+
 /** The answers file of this install (no secret: placeholders), in the data directory, offered on the dashboard afterwards (issue 16). */
 export const INSTALL_ANSWERS_FILE = 'install-answers.json'
 

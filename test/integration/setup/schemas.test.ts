@@ -3,7 +3,11 @@
 // unknown fields are dropped, an unknown `_action` or a refused query string is a 400 page.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { authorizedClient, build, text, walkToFinalize } from '../../helpers/app.ts'
+import path from 'node:path'
+import { Ajv } from 'ajv'
+import { buildApp, referenceDefinition } from '../../../server/app.ts'
+import { defaultSteps, defineStep } from '../../../server/setup/registry.ts'
+import { authorizedClient, build, tempDir, text, walkToFinalize } from '../../helpers/app.ts'
 
 test('a field over its schema: the step again, 422, the message by that field, in the reader\'s language', async t => {
   const { app, dir } = await build(t)
@@ -60,4 +64,27 @@ test('every setup route declares a schema for its query string, and every POST o
   const admin = posts.find(r => r.url === '/setup/admin')!.schema.body as { properties: Record<string, unknown>, additionalProperties: boolean }
   assert.deepEqual(Object.keys(admin.properties).sort(), ['_action', '_csrf', '_lang', 'accounts', 'confirm', 'email', 'password', 'username'])
   assert.equal(admin.additionalProperties, false)
+})
+
+test('every schema of Amorce\'s own setup routes is valid JSON Schema (the router does not check them at run time)', async t => {
+  const { app } = await build(t)
+  const ajv = new Ajv({ strict: false })
+  for (const r of app.amorce.wizard!.routeSchemas) {
+    for (const part of [r.schema.querystring, r.schema.body].filter(Boolean)) {
+      assert.equal(ajv.validateSchema(part as object), true, `${r.method} ${r.url}: ${ajv.errorsText(ajv.errors)}`)
+    }
+  }
+})
+
+test('a host step\'s field schema that is no JSON Schema fails that step\'s POST (500), the other pages still answer', async t => {
+  const dir = await tempDir(t)
+  const broken = defineStep({ id: 'broken', fields: { name: { schema: { type: 'strng' } } }, values: () => ({ name: '' }), submit: async () => ({}) })
+  const definition = { ...referenceDefinition(), steps: [...defaultSteps, broken] }
+  const app = await buildApp({ env: { DATA_DIR: path.join(dir, 'data'), ENV_FILE: path.join(dir, '.env'), LOG_LEVEL: 'silent' }, cwd: dir, logger: false, definition })
+  t.after(() => app.close())
+  const client = await authorizedClient(app)
+  const res = await client.post('/setup/broken', { name: 'x', _action: 'next' })
+  assert.equal(res.statusCode, 500)
+  assert.equal((await client.get('/setup/language')).statusCode, 200)
+  assert.equal((await client.post('/setup/language', { language: 'en', _action: 'next' })).statusCode, 303)
 })
