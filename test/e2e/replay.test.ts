@@ -12,8 +12,8 @@ import { translator } from '../../server/i18n.ts'
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
 // The tests are independent (a server and a directory each) and wait mostly on their replay's browser and
-// server: run together, the file takes about as long as its longest test.
-describe('replay', { concurrency: true }, () => {
+// server: two at a time (the two full replays first), so a file adds at most one replay to the machine's load.
+describe('replay', { concurrency: 2 }, () => {
   for (const language of ['fr', 'en'] as const) {
     test(`replay in ${language}: fresh server → normal mode, health ok, .env 0600, /setup 404, restart stays installed`, { timeout: 600_000 }, async t => {
       const browser = chromiumPath(t)
