@@ -4,7 +4,8 @@
 // Arguments narrow the run: `npm test -- test/unit` or `npm test -- test/e2e/replay.test.ts`.
 // `npm run test:stress` (`--stress`): the same with one core kept busy by a CPU hog and bigger fuzz
 // volumes (AMORCE_STRESS=1, random seeds). SKIP_TYPECHECK=1 skips the type check, TEST_CONCURRENCY=n
-// sets how many files run at once.
+// sets how many files run at once, TEST_CPU_LOG=file logs each file's start, end and CPU seconds
+// (scripts/test-cpu-log.mjs).
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
@@ -103,7 +104,8 @@ const env = {
   ...(stress ? { AMORCE_STRESS: '1' } : {})
 }
 const tests = run(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+  '--import', 'tsx', ...(process.env.TEST_CPU_LOG ? ['--import', path.join(root, 'scripts/test-cpu-log.mjs')] : []),
+  '--test', `--test-concurrency=${concurrency}`,
   // node's own reporter, as without options (spec in a terminal, TAP otherwise), then ours.
   `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(root, 'scripts/test-report.mjs')}`, `--test-reporter-destination=${reportFile}`,

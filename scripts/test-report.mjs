@@ -8,19 +8,37 @@ const SLOWEST = Number(process.env.TEST_SLOWEST ?? 10)
 
 export default async function * report (source) {
   const tests = []
+  // What each file took: its top-level tests, or its top-level suite (whose tests may run concurrently).
+  const tops = []
+  // A file's nesting-1 tests, ranked if their parent turns out to be a suite (its events come after theirs).
+  const children = new Map()
+  const takeChildren = file => {
+    const taken = children.get(file) ?? []
+    children.delete(file)
+    return taken
+  }
   const counts = { passed: 0, failed: 0, skipped: 0, todo: 0 }
   for await (const { type, data } of source) {
     if (type !== 'test:pass' && type !== 'test:fail') continue
+    const entry = { name: data.name, file: data.file, ms: data.details?.duration_ms ?? 0 }
+    if (data.nesting === 0) tops.push(entry)
     // Suites (describe) are containers; their tests are counted one by one.
-    if (data.details?.type === 'suite') continue
+    if (data.details?.type === 'suite') {
+      if (data.nesting === 0) tests.push(...takeChildren(data.file))
+      continue
+    }
     if (data.skip) counts.skipped++
     else if (data.todo) counts.todo++
     else if (type === 'test:pass') counts.passed++
     else counts.failed++
-    // Top-level tests only in the ranking: a subtest's time is already in its parent's.
-    if (data.nesting === 0) tests.push({ name: data.name, file: data.file, ms: data.details?.duration_ms ?? 0 })
+    // Top-level tests only in the ranking (or a top-level suite's): a subtest's time is already in its parent's.
+    if (data.nesting === 0) {
+      tests.push(entry)
+      takeChildren(data.file)
+    }
+    if (data.nesting === 1) children.set(data.file, [...(children.get(data.file) ?? []), entry])
   }
-  if (process.env.AMORCE_TEST_TIMES) saveFileTimes(process.env.AMORCE_TEST_TIMES, tests)
+  if (process.env.AMORCE_TEST_TIMES) saveFileTimes(process.env.AMORCE_TEST_TIMES, tops)
   tests.sort((a, b) => b.ms - a.ms)
   const lines = [`# ${Math.min(SLOWEST, tests.length)} slowest tests`]
   for (const t of tests.slice(0, SLOWEST)) {
@@ -31,7 +49,7 @@ export default async function * report (source) {
   yield lines.join('\n') + '\n'
 }
 
-/** Seconds per test file (its top-level tests added up), merged into what earlier runs recorded. */
+/** Seconds per test file (its top-level tests and suites added up), merged into what earlier runs recorded. */
 function saveFileTimes (file, tests) {
   let times = {}
   try { times = JSON.parse(readFileSync(file, 'utf8')) } catch {}

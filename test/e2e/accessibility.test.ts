@@ -18,6 +18,7 @@ const AXE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.
 const PASSWORD = 'Lanterne-Ardoise-Cerf-Volant-7'
 
 interface Checked { states: number, current?: string, violations: string[], wide: string[], ms: number, axeMs: number }
+const newChecked = (): Checked => ({ states: 0, violations: [], wide: [], ms: 0, axeMs: 0 })
 
 /** axe-core on the page as it is, then the page at 320 and 390 px: nothing wider than the window. */
 async function check (page: Page, name: string, seen: Checked): Promise<void> {
@@ -101,9 +102,6 @@ async function pressButton (page: Page, name: string): Promise<void> {
 test('every page and error state, en and fr: axe 0 violations, no sideways scroll at 320/390 px, error focus; a keyboard-only install', { timeout: 600_000 }, async t => {
   const browserPath = chromiumPath(t)
   if (!browserPath) return
-  const { dir, env, server } = await freshServer(t, browserPath)
-  const token = (await readFile(path.join(env.DATA_DIR!, 'setup-token'), 'utf8')).trim()
-  await writeFile(path.join(dir, 'not-a-dir'), 'a file where a directory is expected')
   // Launched as the replay launches it (same flags), with Chromium's own output kept: a renderer that crashes
   // ("Target crashed") fails the test with the state being checked and what Chromium said about it.
   const browserLog: string[] = []
@@ -114,11 +112,14 @@ test('every page and error state, en and fr: axe 0 violations, no sideways scrol
     logger: { isEnabled: name => name === 'browser', log: (_name, _severity, message) => { browserLog.push(String(message)); if (browserLog.length > 200) browserLog.shift() } }
   })
   t.after(() => browser.close())
-  const crashed = (lang: string) => new Error(`the ${lang} page's renderer crashed (last state checked: ${seen.current ?? 'none'}); Chromium's last lines:\n${browserLog.slice(-40).join('\n')}`)
-  const seen: Checked = { states: 0, violations: [], wide: [], ms: 0, axeMs: 0 }
 
   // fr: every page and error state with the mouse; stops at the summary. en: the same by keyboard, then installs.
-  for (const lang of ['fr', 'en'] as Language[]) {
+  // Each on a server of its own, both at once: a walk waits mostly on its page's round trips, not on the CPU.
+  const walk = async (lang: Language, seen: Checked) => {
+    const { dir, env, server } = await freshServer(t, browserPath)
+    const token = (await readFile(path.join(env.DATA_DIR!, 'setup-token'), 'utf8')).trim()
+    await writeFile(path.join(dir, 'not-a-dir'), 'a file where a directory is expected')
+    const crashed = () => new Error(`the ${lang} page's renderer crashed (last state checked: ${seen.current ?? 'none'}); Chromium's last lines:\n${browserLog.slice(-40).join('\n')}`)
     const langStarted = performance.now()
     const tr = translator(lang)
     const keyboard = lang === 'en'
@@ -129,7 +130,7 @@ test('every page and error state, en and fr: axe 0 violations, no sideways scrol
     const page = await context.newPage()
     page.setDefaultTimeout(30_000)
     let crash: Error | undefined
-    page.on('crash', () => { crash = crashed(lang) })
+    page.on('crash', () => { crash = crashed() })
     try {
       const at = (step: string) => `${lang} ${step}`
       const submit = async (action = 'next') => {
@@ -267,6 +268,11 @@ test('every page and error state, en and fr: axe 0 violations, no sideways scrol
     await context.close()
     console.log(`# ${lang} walk${lang === 'en' ? ' (keyboard only, with the install)' : ''}: ${((performance.now() - langStarted) / 1000).toFixed(1)} s`)
   }
+  const walks = { fr: newChecked(), en: newChecked() }
+  await Promise.all([walk('fr', walks.fr), walk('en', walks.en)])
+  const seen = { ...newChecked(), states: walks.fr.states + walks.en.states, ms: walks.fr.ms + walks.en.ms, axeMs: walks.fr.axeMs + walks.en.axeMs }
+  seen.violations.push(...walks.fr.violations, ...walks.en.violations)
+  seen.wide.push(...walks.fr.wide, ...walks.en.wide)
   console.log(`# ${seen.states} page states checked in ${(seen.ms / 1000).toFixed(1)} s (axe ${(seen.axeMs / 1000).toFixed(1)} s): ${seen.violations.length} axe violations, ${seen.wide.length} too wide at 320/390 px`)
   assert.deepEqual(seen.violations, [])
   assert.deepEqual(seen.wide, [])
