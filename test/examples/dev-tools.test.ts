@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { cp, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import pg from 'pg'
 import { composeSchema as composeForBuild, repoRoot } from '../../scripts/db-migration.ts'
 import { nextMigrationScriptFor, postgresDevUrl } from '../../server/cli/dev/engine.ts'
@@ -22,12 +22,19 @@ import { runCli } from '../integration/cli/run.ts'
 const NOTES = path.join(repoRoot, 'examples/notes')
 const notes = hostLayout(NOTES)
 
+// The tests below are independent (their own temp dirs, a shadow database of a random name) and most wait on a
+// Prisma CLI process: they run at once, as the subtests of one test (see the end of the file).
+const cases: Array<[string, (t: TestContext) => unknown]> = []
+function devTest (name: string, fn: (t: TestContext) => unknown): void {
+  cases.push([name, fn])
+}
+
 async function postgresUp (): Promise<boolean> {
   const client = new pg.Client({ connectionString: postgresDevUrl(), connectionTimeoutMillis: 3000 })
   try { await client.connect(); return true } catch { return false } finally { await client.end().catch(() => {}) }
 }
 
-test('the MySQL generator writes the reference app\'s hand-written init migration byte for byte', async () => {
+devTest('the MySQL generator writes the reference app\'s hand-written init migration byte for byte', async () => {
   const reference = hostLayout(repoRoot)
   const datamodel = await readDatamodel(repoRoot, reference.schema('mysql'))
   const init = await readFile(path.join(reference.migrations('mysql'), '20261121233927_init/migration.sql'), 'utf8')
@@ -35,7 +42,7 @@ test('the MySQL generator writes the reference app\'s hand-written init migratio
   assert.deepEqual(nextMysqlScript(datamodel, [init]), { empty: true, script: '' })
 })
 
-test('examples/notes: each schema.prisma is models.prisma composed with its header, by both composers', async () => {
+devTest('examples/notes: each schema.prisma is models.prisma composed with its header, by both composers', async () => {
   for (const provider of DEV_PROVIDERS) {
     const committed = await readFile(notes.schema(provider), 'utf8')
     assert.equal(committed, composeSchema(notes, provider), `${provider}: amorce dev schemas`)
@@ -46,7 +53,7 @@ test('examples/notes: each schema.prisma is models.prisma composed with its head
   assert.equal(await readFile(hostLayout(repoRoot).schema('sqlite'), 'utf8'), composeSchema(hostLayout(repoRoot), 'sqlite'))
 })
 
-test('examples/notes: the MySQL migrations create every table the models describe, as the generator writes them', async () => {
+devTest('examples/notes: the MySQL migrations create every table the models describe, as the generator writes them', async () => {
   const datamodel = await readDatamodel(NOTES, notes.schema('mysql'))
   const history = [await readFile(path.join(notes.migrations('mysql'), '20261201235243_init/migration.sql'), 'utf8')]
   assert.deepEqual(nextMysqlScript(datamodel, history), { empty: true, script: '' })
@@ -59,7 +66,7 @@ test('examples/notes: the MySQL migrations create every table the models describ
   assert.match(sql, /ALTER TABLE `_NoteToTag` ADD CONSTRAINT `_NoteToTag_B_fkey` FOREIGN KEY \(`B`\) REFERENCES `Tag`\(`id`\) ON DELETE CASCADE ON UPDATE CASCADE;/)
 })
 
-test('the MySQL generator adds a new model as a new table, and refuses a change to an existing one', async t => {
+devTest('the MySQL generator adds a new model as a new table, and refuses a change to an existing one', async t => {
   const dir = await tempDir(t, 'amorce-dev-')
   await cp(path.join(NOTES, 'prisma'), path.join(dir, 'prisma'), { recursive: true })
   const layout = hostLayout(dir)
@@ -78,7 +85,7 @@ test('the MySQL generator adds a new model as a new table, and refuses a change 
 })
 
 const pgUp = await postgresUp()
-test('examples/notes: its SQLite and PostgreSQL migrations build exactly its schemas (Prisma\'s wasm engine)', async t => {
+devTest('examples/notes: its SQLite and PostgreSQL migrations build exactly its schemas (Prisma\'s wasm engine)', async t => {
   for (const provider of ['sqlite', 'postgresql'] as const) {
     if (provider === 'postgresql' && !requireService(t, 'PostgreSQL', pgUp, 'start PostgreSQL on 127.0.0.1:5432, or set AMORCE_MIGRATION_PG_URL')) return
     const next = await nextMigrationScriptFor(provider, { schemaFile: notes.schema(provider), migrationsDir: notes.migrations(provider), root: NOTES })
@@ -86,7 +93,7 @@ test('examples/notes: its SQLite and PostgreSQL migrations build exactly its sch
   }
 })
 
-test('amorce dev migration refuses stale schemas, and reports every provider\'s failure before writing anything', async t => {
+devTest('amorce dev migration refuses stale schemas, and reports every provider\'s failure before writing anything', async t => {
   const dir = await tempDir(t, 'amorce-dev-')
   await cp(path.join(NOTES, 'prisma'), path.join(dir, 'prisma'), { recursive: true })
   const layout = hostLayout(dir)
@@ -102,12 +109,12 @@ test('amorce dev migration refuses stale schemas, and reports every provider\'s 
   assert.match(plan.scripts.get('mysql')!, /CREATE TABLE `Color`/)
 })
 
-test('a dev-only package the host lacks is named, for the CLI to say how to install it', () => {
+devTest('a dev-only package the host lacks is named, for the CLI to say how to install it', () => {
   assert.throws(() => resolveDev('/nonexistent-host', '@prisma/not-a-package'), (error: unknown) => error instanceof DevPackageMissing && error.packageName === '@prisma/not-a-package')
   assert.match(resolveDev(NOTES, 'prisma/build/index.js', 'prisma'), /prisma[/\\]build[/\\]index\.js$/)
 })
 
-test('amorce dev: schemas on a new host writes default headers; usage and missing models are said in the user\'s language', async t => {
+devTest('amorce dev: schemas on a new host writes default headers; usage and missing models are said in the user\'s language', async t => {
   const dir = await tempDir(t, 'amorce-dev-')
   const fr = await runCli(['dev', 'schemas', '--root', dir], { AMORCE_LANG: 'fr' }, dir)
   assert.equal(fr.code, 2)
@@ -124,7 +131,7 @@ test('amorce dev: schemas on a new host writes default headers; usage and missin
   assert.equal(unknown.code, 2)
 })
 
-test('examples/notes: its texts in en and fr have the same keys and placeholders, French typography, and every key it uses exists', async () => {
+devTest('examples/notes: its texts in en and fr have the same keys and placeholders, French typography, and every key it uses exists', async () => {
   const resources = loadResources(path.join(NOTES, 'locales'))
   const flat = (o: unknown, p = ''): Array<[string, string]> => Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => v && typeof v === 'object' ? flat(v, `${p}${k}.`) : [[`${p}${k}`, String(v)] as [string, string]])
   const en = new Map(flat(resources.en))
@@ -144,4 +151,8 @@ test('examples/notes: its texts in en and fr have the same keys and placeholders
   const used = (await Promise.all(sources.map(f => readFile(path.join(NOTES, f), 'utf8')))).flatMap(text => [...text.matchAll(/['"`]((?:notes|setup\.site)\.[A-Za-z0-9_.]+)['"`]/g)].map(m => m[1]))
   assert.ok(used.length > 30, `found ${used.length} keys: the scan works`)
   assert.deepEqual(used.filter(key => !en.has(key) && !en.has(`${key}_other`)), [])
+})
+
+test('the dev tools, on this repository and on examples/notes', { concurrency: true }, async t => {
+  await Promise.all(cases.map(([name, fn]) => t.test(name, fn)))
 })

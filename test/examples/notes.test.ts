@@ -1,5 +1,6 @@
 // examples/notes, a second app installed by Amorce as a user would: this checkout packed (`npm pack`), the tarball
-// installed into a temporary copy of examples/notes from the npm cache, its clients generated with `amorce dev
+// installed into a temporary copy of examples/notes (the tree a fresh `npm install` resolves; the packages this
+// checkout already holds at those versions linked rather than extracted again), its clients generated with `amorce dev
 // generate` and the app compiled, once for the whole file. Then: its Site step is 4 files plus one line; its
 // migrations apply with Amorce's runner on SQLite, PostgreSQL and MariaDB and CRUD works through the real adapters;
 // its wizard, replayed from an answers file with a Site section, installs it on each engine and its own routes answer
@@ -8,14 +9,14 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, cp, link, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test, type TestContext } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { migrate, type Provider } from '../../server/db/migrate.ts'
 import { createDatabase, requireServer, urlOf } from '../helpers/databases.ts'
-import { repoRoot, startServer, type RunningServer } from '../helpers/server.ts'
+import { repoRoot, startServer } from '../helpers/server.ts'
 import { chromiumPath } from '../helpers/services.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ServerConnection } from '../../server/db/url.ts'
@@ -56,7 +57,7 @@ let work: string | undefined
  * of them changes (a change to dist/, examples/notes or this setup makes a new one). A directory is used only once
  * its `ready` file says the whole preparation succeeded; the tests only read it (their data goes to temp dirs).
  */
-const SETUP_VERSION = '1'
+const SETUP_VERSION = '2'
 const CACHE = path.join(repoRoot, 'node_modules', '.cache', 'amorce')
 const ADAPTERS = ['libsql', 'pg', 'mariadb'].map(a => `export * from '@prisma/adapter-${a}'`).join('\n') + '\n'
 const copied = (src: string) => !/[/\\](node_modules|dist|generated|vendor|data)$/.test(src) && !src.endsWith('.env')
@@ -78,15 +79,91 @@ async function preparationKey (tarball: string): Promise<string> {
   return hash.digest('hex').slice(0, 24)
 }
 
-/** Copies the app, installs the tarball into it, generates its clients and compiles it, into `dir`. */
+interface LockEntry { name?: string, version?: string, integrity?: string, inBundle?: boolean, bin?: Record<string, string> }
+const NODE_MODULES = 'node_modules/'
+const nameOf = (where: string, entry: LockEntry) => entry.name ?? where.slice(where.lastIndexOf(NODE_MODULES) + NODE_MODULES.length)
+
+/** A package's files as hard links (a copy across file systems), without its own node_modules (other lock entries). */
+async function linkPackage (from: string, to: string, top = true): Promise<void> {
+  await mkdir(to, { recursive: true })
+  await Promise.all((await readdir(from, { withFileTypes: true })).map(async entry => {
+    if (top && entry.name === 'node_modules') return
+    const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)]
+    if (entry.isDirectory()) return linkPackage(a, b, false)
+    if (entry.isSymbolicLink()) return symlink(await readlink(a), b)
+    await link(a, b).catch(async (error: NodeJS.ErrnoException) => { if (error.code === 'EXDEV') await copyFile(a, b); else throw error })
+  }))
+}
+
+/**
+ * Fills the app's node_modules, before `npm install`, with the packages of its lockfile that this checkout's
+ * node_modules already holds: same name, version and integrity, i.e. the bytes npm would extract from its cache.
+ * Each is hard-linked where the lockfile places it, with its bin links, and a hidden lockfile
+ * (node_modules/.package-lock.json, as npm writes after an install) says what is there; npm then finds them
+ * installed and only extracts the others (the amorce tarball, versions this checkout does not hold), the tree
+ * being the lockfile's. Nothing writes through the links: npm replaces what it changes with new files and writes
+ * its lockfiles as new files, and the tests only read the app (its data goes to temp dirs). Returns how many.
+ */
+async function seedFromCheckout (dir: string): Promise<number> {
+  let held: Record<string, LockEntry>
+  try {
+    held = JSON.parse(await readFile(path.join(repoRoot, 'node_modules/.package-lock.json'), 'utf8')).packages
+  } catch { return 0 } // not installed by npm: npm installs everything
+  const key = (where: string, entry: LockEntry) => `${nameOf(where, entry)}@${entry.version}@${entry.integrity}`
+  const here = new Map(Object.entries(held).map(([where, entry]) => [key(where, entry), where]))
+  const lock = JSON.parse(await readFile(path.join(dir, 'package-lock.json'), 'utf8'))
+  const wanted: Record<string, LockEntry> = lock.packages
+  // A package whose bundled dependencies are in its tarball only: npm extracts it.
+  const bundling = new Set(Object.keys(wanted).filter(where => wanted[where].inBundle).map(where => where.slice(0, where.lastIndexOf(`/${NODE_MODULES}`))))
+  const seeded: Record<string, LockEntry> = {}
+  // Parents before their nested packages (the lockfile's order); a nested one only inside a seeded parent, so that
+  // every directory in node_modules is one the hidden lockfile lists.
+  for (const [where, entry] of Object.entries(wanted)) {
+    const source = entry.integrity && !entry.inBundle && !bundling.has(where) && here.get(key(where, entry))
+    const parent = where.slice(0, Math.max(0, where.lastIndexOf(`/${NODE_MODULES}`)))
+    if (!source || (parent && !seeded[parent])) continue
+    const from = path.join(repoRoot, source)
+    if (JSON.parse(await readFile(path.join(from, 'package.json'), 'utf8')).version !== entry.version) continue
+    await linkPackage(from, path.join(dir, where))
+    const bins = path.join(dir, where.slice(0, where.lastIndexOf(NODE_MODULES) + NODE_MODULES.length), '.bin')
+    for (const [name, file] of Object.entries(entry.bin ?? {})) {
+      await mkdir(bins, { recursive: true })
+      await symlink(path.relative(bins, path.join(dir, where, file)), path.join(bins, name))
+    }
+    seeded[where] = entry
+  }
+  // Written last: npm trusts a hidden lockfile only if nothing in node_modules is newer.
+  await writeFile(path.join(dir, 'node_modules/.package-lock.json'),
+    JSON.stringify({ name: lock.name, version: lock.version, lockfileVersion: lock.lockfileVersion, requires: true, packages: seeded }, null, 2) + '\n')
+  return Object.keys(seeded).length
+}
+
+const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']
+
+/**
+ * Copies the app, installs the tarball into it, generates its clients and compiles it, into `dir`. The install is
+ * a user's first `npm install`, in two steps: npm resolves the app's tree (`--package-lock-only`: the versions a
+ * fresh install picks, not this checkout's), then installs exactly that lockfile, the packages this checkout
+ * already holds at those versions linked in beforehand (seedFromCheckout: half the CPU of extracting them all again).
+ */
 async function prepare (dir: string, tarball: string, timings: Record<string, number>): Promise<Run> {
   await cp(SOURCE, dir, { recursive: true, filter: copied })
   await mkdir(path.join(dir, 'vendor'))
   await copyFile(tarball, path.join(dir, 'vendor', 'amorce.tgz'))
   await writeFile(path.join(dir, 'test-adapters.mjs'), ADAPTERS)
-  const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir)
+  const resolution = await run('npm', ['install', '--package-lock-only', ...NPM_QUIET], dir)
+  timings.resolve = resolution.ms
+  if (resolution.code !== 0) throw new Error(`npm install --package-lock-only failed:\n${resolution.out}`)
+  const resolved = await readFile(path.join(dir, 'package-lock.json'), 'utf8')
+  const started = performance.now()
+  const seeded = await seedFromCheckout(dir)
+  timings.link = performance.now() - started
+  console.log(`# notes: ${seeded} of the ${Object.keys(JSON.parse(resolved).packages).length - 1} packages it resolved linked from this checkout's node_modules`)
+  const install = await run('npm', ['install', ...NPM_QUIET], dir)
   timings.install = install.ms
   if (install.code !== 0) throw new Error(`npm install failed:\n${install.out}`)
+  // The tree is the one npm resolved for a fresh install, whatever was linked in.
+  assert.equal(await readFile(path.join(dir, 'package-lock.json'), 'utf8'), resolved, `npm install changed the resolved tree (${seeded} packages linked from this checkout)`)
   const generate = await run(process.execPath, ['node_modules/amorce/dist/server/cli/index.js', 'dev', 'generate'], dir)
   timings.generate = generate.ms
   if (generate.code !== 0) throw new Error(`amorce dev generate failed:\n${generate.out}`)
@@ -245,50 +322,48 @@ async function freshDatabase (t: TestContext, provider: Provider): Promise<{ url
   return { url: urlOf(connection), connection }
 }
 
-for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
-  test(`notes on ${provider}: Amorce's runner applies its migrations, and CRUD works through the real adapter`, { timeout: 300_000 }, async t => {
-    const { dir } = notes()
-    const db = await freshDatabase(t, provider)
-    if (!db) return
-    const result = await migrate({ provider, url: db.url, migrationsDir: path.join(dir, 'prisma', provider, 'migrations') })
-    assert.deepEqual(result.applied, ['20261201235243_init'])
-    const client = await notesClient(dir, provider, db.url, db.connection)
-    t.after(() => client.$disconnect())
+async function migrationsAndCrud (t: TestContext, provider: Provider): Promise<void> {
+  const { dir } = notes()
+  const db = await freshDatabase(t, provider)
+  if (!db) return
+  const result = await migrate({ provider, url: db.url, migrationsDir: path.join(dir, 'prisma', provider, 'migrations') })
+  assert.deepEqual(result.applied, ['20261201235243_init'])
+  const client = await notesClient(dir, provider, db.url, db.connection)
+  t.after(() => client.$disconnect())
 
-    const admin = await client.user.create({ data: { username: 'ada', email: 'ada@example.com', passwordHash: 'x', role: 'ADMIN' } })
-    const member = await client.user.create({ data: { username: 'bob', email: 'bob@example.com', passwordHash: 'y' } })
-    assert.equal(member.role, 'MEMBER', 'the enum default')
-    const remindAt = new Date('2027-03-04T05:06:07.890Z')
-    const note = await client.note.create({
-      data: {
-        title: 'Première note', meta: { color: 'blue', pinned: true, n: [1, 2] }, remindAt, hours: '12.75',
-        attachment: new Uint8Array([0, 1, 254, 255]),
-        author: { connect: { id: admin.id } },
-        tags: { connectOrCreate: ['work', 'idées'].map(name => ({ where: { name }, create: { name } })) }
-      }
-    })
-    await client.note.create({ data: { title: 'second', author: { connect: { id: member.id } }, tags: { connect: [{ name: 'work' }] } } })
-    const read = await client.note.findUnique({ where: { id: note.id }, include: { tags: { orderBy: { name: 'asc' } }, author: true } })
-    assert.equal(read.author.username, 'ada')
-    assert.deepEqual(read.tags.map((tag: { name: string }) => tag.name), ['idées', 'work'])
-    assert.deepEqual(read.meta, { color: 'blue', pinned: true, n: [1, 2] })
-    assert.equal(read.remindAt.toISOString(), remindAt.toISOString())
-    assert.equal(read.hours.toString(), '12.75')
-    assert.deepEqual([...read.attachment], [0, 1, 254, 255])
-    assert.equal(read.body, '', 'the string default')
-    const work = await client.tag.findUnique({ where: { name: 'work' }, include: { notes: true } })
-    assert.equal(work.notes.length, 2, 'the many-to-many relation, from the other side')
-    assert.equal(await client.user.count({ where: { role: 'ADMIN' } }), 1)
-    // Deleting the author deletes their notes (onDelete: Cascade) and their tag links, not the tags.
-    await client.user.delete({ where: { id: admin.id } })
-    assert.equal(await client.note.count(), 1)
-    assert.equal((await client.tag.findUnique({ where: { name: 'idées' }, include: { notes: true } })).notes.length, 0)
-    assert.equal(await client.tag.count(), 2)
-    // Amorce's schema part is there, as Amorce reaches it.
-    await client.setting.upsert({ where: { key: 'k' }, create: { key: 'k', value: 'v' }, update: { value: 'v' } })
-    await client.auditLog.create({ data: { event: 'test', detail: null } })
-    assert.equal((await client.setting.findUnique({ where: { key: 'k' } })).value, 'v')
+  const admin = await client.user.create({ data: { username: 'ada', email: 'ada@example.com', passwordHash: 'x', role: 'ADMIN' } })
+  const member = await client.user.create({ data: { username: 'bob', email: 'bob@example.com', passwordHash: 'y' } })
+  assert.equal(member.role, 'MEMBER', 'the enum default')
+  const remindAt = new Date('2027-03-04T05:06:07.890Z')
+  const note = await client.note.create({
+    data: {
+      title: 'Première note', meta: { color: 'blue', pinned: true, n: [1, 2] }, remindAt, hours: '12.75',
+      attachment: new Uint8Array([0, 1, 254, 255]),
+      author: { connect: { id: admin.id } },
+      tags: { connectOrCreate: ['work', 'idées'].map(name => ({ where: { name }, create: { name } })) }
+    }
   })
+  await client.note.create({ data: { title: 'second', author: { connect: { id: member.id } }, tags: { connect: [{ name: 'work' }] } } })
+  const read = await client.note.findUnique({ where: { id: note.id }, include: { tags: { orderBy: { name: 'asc' } }, author: true } })
+  assert.equal(read.author.username, 'ada')
+  assert.deepEqual(read.tags.map((tag: { name: string }) => tag.name), ['idées', 'work'])
+  assert.deepEqual(read.meta, { color: 'blue', pinned: true, n: [1, 2] })
+  assert.equal(read.remindAt.toISOString(), remindAt.toISOString())
+  assert.equal(read.hours.toString(), '12.75')
+  assert.deepEqual([...read.attachment], [0, 1, 254, 255])
+  assert.equal(read.body, '', 'the string default')
+  const work = await client.tag.findUnique({ where: { name: 'work' }, include: { notes: true } })
+  assert.equal(work.notes.length, 2, 'the many-to-many relation, from the other side')
+  assert.equal(await client.user.count({ where: { role: 'ADMIN' } }), 1)
+  // Deleting the author deletes their notes (onDelete: Cascade) and their tag links, not the tags.
+  await client.user.delete({ where: { id: admin.id } })
+  assert.equal(await client.note.count(), 1)
+  assert.equal((await client.tag.findUnique({ where: { name: 'idées' }, include: { notes: true } })).notes.length, 0)
+  assert.equal(await client.tag.count(), 2)
+  // Amorce's schema part is there, as Amorce reaches it.
+  await client.setting.upsert({ where: { key: 'k' }, create: { key: 'k', value: 'v' }, update: { value: 'v' } })
+  await client.auditLog.create({ data: { event: 'test', detail: null } })
+  assert.equal((await client.setting.findUnique({ where: { key: 'k' } })).value, 'v')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,7 +420,7 @@ async function checkRoutes (url: string, client: Client): Promise<void> {
   assert.deepEqual([note.author.username, note.tags.map((x: { name: string }) => x.name), note.hours.toString(), note.meta], ['admin', ['ideas', 'work'], '1.5', { lang: 'en', tagCount: 2 }])
 }
 
-interface Install { server: RunningServer, env: NodeJS.ProcessEnv, database: { url: string } }
+interface Install { env: NodeJS.ProcessEnv, database: { url: string } }
 const sqliteInstall: { value?: Install } = {}
 /** Directories kept for later tests of this file, removed when it ends. */
 const keptDirs: string[] = []
@@ -360,7 +435,7 @@ async function assertInstalled (client: Client, site: { name: string, timezone: 
   assert.match(admins[0].passwordHash, /^\$argon2id\$/)
 }
 
-test('notes on sqlite, unattended: SITE_NAME and SITE_TIMEZONE preset the Site step, its stage stores them, and its routes answer', { timeout: 300_000 }, async t => {
+async function unattendedOnSqlite (t: TestContext): Promise<void> {
   const { dir } = compiledApp()
   // Kept until the file ends (an `after` inside a test would run when the test ends): the backup test backs it up.
   const home = await mkdtemp(path.join(os.tmpdir(), 'amorce-notes-home-'))
@@ -380,8 +455,10 @@ test('notes on sqlite, unattended: SITE_NAME and SITE_TIMEZONE preset the Site s
   // The zone as the step validated it: its canonical spelling.
   await assertInstalled(client, { name: SITE.name, timezone: 'Europe/Paris' })
   await checkRoutes(server.url, client)
-  sqliteInstall.value = { server, env, database }
-})
+  // Stopped before the backup test backs its database up.
+  assert.equal(await server.stop('SIGTERM'), 0)
+  sqliteInstall.value = { env, database }
+}
 
 function databaseAnswer (provider: Provider, dbUrl: string, connection?: ServerConnection): Record<string, unknown> {
   if (provider === 'sqlite') return { provider, file: dbUrl.replace(/^file:/, '') }
@@ -389,43 +466,41 @@ function databaseAnswer (provider: Provider, dbUrl: string, connection?: ServerC
   return { provider, host: c.host, port: c.port, user: c.user, ...(c.password ? { password: c.password } : {}), database: c.database, ssl: 'off' }
 }
 
-for (const provider of ['sqlite', 'postgresql', 'mysql'] as const) {
-  test(`notes on ${provider}: its wizard, replayed with a Site section, installs it, and its routes answer for the admin`, { timeout: 600_000 }, async t => {
-    const browser = chromiumPath(t)
-    if (!browser) return
-    const { dir } = compiledApp()
-    const db = await freshDatabase(t, provider)
-    if (!db) return
-    const home = await tempDir(t, 'amorce-notes-home-')
-    const env = { ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data'), CHROMIUM_PATH: browser, LOG_LEVEL: 'warn' }
-    // `amorce start` in the app's directory: the CLI loads its definition from package.json ("amorce": { "app" }).
-    const server = await startServer(t, env, dir, [path.join(dir, 'node_modules/amorce/dist/server/cli/index.js'), 'start'])
-    const answers = path.join(home, 'answers.json')
-    await writeFile(answers, JSON.stringify({
-      version: 1,
-      language: 'en',
-      database: databaseAnswer(provider, db.url, db.connection),
-      cache: { backend: 'filesystem', dir: path.join(home, 'data/cache') },
-      restore: null,
-      admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' },
-      site: SITE
-    }))
-    const started = performance.now()
-    const replay = await run(process.execPath, [path.join(dir, 'node_modules/amorce/dist/server/replay/cli.js'), answers, '--url', server.url], dir, { ...env, ADMIN_PASSWORD: PASSWORD })
-    console.log(`# notes replay on ${provider}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
-    assert.equal(replay.code, 0, replay.out)
-    assert.match(replay.out, /✓ site\s+\d+\.\d+ s/, 'the Site step was replayed from its section')
-    assert.ok(!replay.out.includes(PASSWORD))
+async function replayedOn (t: TestContext, provider: Provider): Promise<void> {
+  const browser = chromiumPath(t)
+  if (!browser) return
+  const { dir } = compiledApp()
+  const db = await freshDatabase(t, provider)
+  if (!db) return
+  const home = await tempDir(t, 'amorce-notes-home-')
+  const env = { ENV_FILE: path.join(home, '.env'), DATA_DIR: path.join(home, 'data'), CHROMIUM_PATH: browser, LOG_LEVEL: 'warn' }
+  // `amorce start` in the app's directory: the CLI loads its definition from package.json ("amorce": { "app" }).
+  const server = await startServer(t, env, dir, [path.join(dir, 'node_modules/amorce/dist/server/cli/index.js'), 'start'])
+  const answers = path.join(home, 'answers.json')
+  await writeFile(answers, JSON.stringify({
+    version: 1,
+    language: 'en',
+    database: databaseAnswer(provider, db.url, db.connection),
+    cache: { backend: 'filesystem', dir: path.join(home, 'data/cache') },
+    restore: null,
+    admin: { username: 'admin', email: 'admin@example.com', password: '${ADMIN_PASSWORD}' },
+    site: SITE
+  }))
+  const started = performance.now()
+  const replay = await run(process.execPath, [path.join(dir, 'node_modules/amorce/dist/server/replay/cli.js'), answers, '--url', server.url], dir, { ...env, ADMIN_PASSWORD: PASSWORD })
+  console.log(`# notes replay on ${provider}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  assert.equal(replay.code, 0, replay.out)
+  assert.match(replay.out, /✓ site\s+\d+\.\d+ s/, 'the Site step was replayed from its section')
+  assert.ok(!replay.out.includes(PASSWORD))
 
-    // The Site stage stored the answers in the app's settings table; the admin is in its User table, role ADMIN.
-    const client = await notesClient(dir, provider, db.url, db.connection)
-    t.after(() => client.$disconnect())
-    await assertInstalled(client, SITE)
+  // The Site stage stored the answers in the app's settings table; the admin is in its User table, role ADMIN.
+  const client = await notesClient(dir, provider, db.url, db.connection)
+  t.after(() => client.$disconnect())
+  await assertInstalled(client, SITE)
 
-    await checkRoutes(server.url, client)
+  await checkRoutes(server.url, client)
 
-    assert.equal(await server.stop('SIGTERM'), 0)
-  })
+  assert.equal(await server.stop('SIGTERM'), 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,10 +520,10 @@ async function snapshot (client: Client) {
   }
 }
 
-test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with identical rows, relations included', { timeout: 600_000 }, async t => {
+async function backupRestored (t: TestContext): Promise<void> {
   const { dir } = compiledApp()
   const source = sqliteInstall.value
-  assert.ok(source, 'needs the unattended SQLite install of the test above')
+  assert.ok(source, 'needs the unattended SQLite install')
   const cli = path.join(dir, 'node_modules/amorce/dist/server/cli/index.js')
   const sqlite = await notesClient(dir, 'sqlite', source.database.url)
   t.after(() => sqlite.$disconnect())
@@ -463,8 +538,8 @@ test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with
   assert.equal(backup.code, 0, backup.out)
   assert.ok(existsSync(archive))
 
-  for (const provider of ['postgresql', 'mysql'] as const) {
-    await t.test(`into ${provider}`, async t => {
+  await Promise.all((['postgresql', 'mysql'] as const).map(provider =>
+    t.test(`into ${provider}`, async t => {
       if (!await requireServer(t, provider)) return
       const connection = await createDatabase(t, provider)
       const home = await tempDir(t, 'amorce-notes-restore-')
@@ -481,6 +556,30 @@ test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with
       assert.deepEqual(after.site, before.site)
       // The restore may add its own audit lines after the backup's; the backup's are all there, unchanged.
       assert.deepEqual(after.audit.slice(0, before.audit.length), before.audit)
-    })
-  }
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Three lines of tests side by side, each test with its own server, database and temp dirs, waiting on events only
+// (a server's ready message, a process's exit): the replays, one after another (three Chromiums at once would crowd
+// a loaded machine toward the replay's 30 s per action); the unattended install, then its backup; the CRUD tests.
+
+const PROVIDERS = ['sqlite', 'postgresql', 'mysql'] as const
+
+/** Runs the tests one after another (each starts when the one before has ended, passed or failed). */
+function inTurn (tests: Array<() => Promise<unknown>>): Promise<unknown> {
+  return tests.reduce<Promise<unknown>>((previous, next) => previous.then(next), Promise.resolve())
+}
+
+test('notes on SQLite, PostgreSQL and MariaDB: the replayed wizard, an unattended install and its backup restored, migrations and CRUD', { concurrency: true }, async t => {
+  await Promise.all([
+    inTurn(PROVIDERS.map(provider => () => t.test(`notes on ${provider}: its wizard, replayed with a Site section, installs it, and its routes answer for the admin`,
+      { timeout: 600_000 }, t => replayedOn(t, provider)))),
+    inTurn([
+      () => t.test('notes on sqlite, unattended: SITE_NAME and SITE_TIMEZONE preset the Site step, its stage stores them, and its routes answer', { timeout: 300_000 }, unattendedOnSqlite),
+      () => t.test('a backup of notes on SQLite restores into PostgreSQL and into MariaDB with identical rows, relations included', { concurrency: true, timeout: 600_000 }, backupRestored)
+    ]),
+    inTurn(PROVIDERS.map(provider => () => t.test(`notes on ${provider}: Amorce's runner applies its migrations, and CRUD works through the real adapter`,
+      { timeout: 300_000 }, t => migrationsAndCrud(t, provider))))
+  ])
 })
