@@ -24,8 +24,8 @@ const notes = hostLayout(NOTES)
 
 // The tests below are independent (their own temp dirs, a shadow database of a random name) and most wait on a
 // Prisma CLI process: they run at once, as the subtests of one test (see the end of the file).
-const cases: Array<[string, (t: TestContext) => unknown]> = []
-function devTest (name: string, fn: (t: TestContext) => unknown): void {
+const cases: Array<[string, (t: TestContext) => void | Promise<void>]> = []
+function devTest (name: string, fn: (t: TestContext) => void | Promise<void>): void {
   cases.push([name, fn])
 }
 
