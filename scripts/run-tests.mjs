@@ -103,14 +103,12 @@ const env = {
   AMORCE_TEST_TIMES: timesFile,
   ...(stress ? { AMORCE_STRESS: '1' } : {})
 }
+// node:test's run() in scripts/test-files.mjs keeps this order (`node --test` would sort the files by name).
 const tests = run(process.execPath, [
   '--import', 'tsx', ...(process.env.TEST_CPU_LOG ? ['--import', path.join(root, 'scripts/test-cpu-log.mjs')] : []),
-  '--test', `--test-concurrency=${concurrency}`,
-  // node's own reporter, as without options (spec in a terminal, TAP otherwise), then ours.
-  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
-  `--test-reporter=${path.join(root, 'scripts/test-report.mjs')}`, `--test-reporter-destination=${reportFile}`,
+  path.join(root, 'scripts/test-files.mjs'), String(concurrency), reportFile,
   ...files.map(f => path.relative(root, f))
-  // Its own process group: stopping the run stops the test files' processes too (node --test leaves them).
+  // Its own process group: stopping the run stops the test files' processes too (node:test leaves them).
 ], { stdio: 'inherit', cwd: root, env, detached: true })
 testsChild = tests.child
 const testCode = await tests.done
